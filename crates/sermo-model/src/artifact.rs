@@ -1,0 +1,338 @@
+//! The model artifact: one safetensors file with everything inference needs.
+//!
+//! Why safetensors: it is an open, mmap-friendly format that Python (`safetensors`, `torch`,
+//! `numpy`) and Rust read without executing code, it carries string metadata, and burn's store
+//! speaks it. Layout:
+//!
+//! - tensors `model.<path>` — the network's weights, buffers included (BatchNorm running
+//!   statistics), named by their burn module path (e.g. `model.conv2d_block1.conv1.weight`);
+//! - tensors `scaler.mean` and `scaler.std` — per-position feature standardisation, `[40, 282]`;
+//! - metadata key `sermo` — JSON [`ArtifactMeta`]: format name and version, label names in
+//!   order, the [`FeatureConfig`], the [`SermoNetConfig`] and the [`Provenance`].
+//!
+//! Reading checks the format name and version, every tensor's presence, shape and dtype, and
+//! that the scaler matches the feature shape, so a corrupt, truncated or mismatched file is an
+//! error that says what is wrong, never a silently half-loaded model.
+
+use std::collections::{BTreeMap, HashMap};
+
+use burn::module::Module;
+use burn::tensor::Device;
+use burn_store::ModuleSnapshot;
+use burn_store::burn_pack::{self, Bytes, DType};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use serde::{Deserialize, Serialize};
+use sermo_dsp::FeatureConfig;
+
+use crate::{ModelError, SermoNet, SermoNetConfig, Scaler};
+
+/// The format name written into every artifact.
+pub const FORMAT: &str = "sermo-model";
+/// The artifact format version this crate writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// The metadata key that holds the JSON [`ArtifactMeta`].
+pub const META_KEY: &str = "sermo";
+/// The RAVDESS emotions in the dataset's code order (01 … 08), which is also the paper's
+/// Table 1 order.
+pub const EMOTIONS: [&str; 8] = [
+    "neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised",
+];
+
+/// Where a model came from and how good it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Provenance {
+    /// Human-readable name ("paper-seed0", "untrained placeholder", …).
+    pub name: String,
+    /// `true` once the weights were trained (or imported from trained weights).
+    pub trained: bool,
+    /// The training data ("RAVDESS speech, 1440 clips"), or the source of imported weights.
+    pub data: String,
+    /// Evaluation protocol of the training run (`paper`, `actor`, …).
+    pub protocol: Option<String>,
+    /// Seed of the training run.
+    pub seed: Option<u64>,
+    /// Epochs run.
+    pub epochs: Option<usize>,
+    /// Epoch (1-based) whose weights these are (best on validation).
+    pub best_epoch: Option<usize>,
+    /// The exact command that produced the artifact.
+    pub command: Option<String>,
+    /// Every recorded accuracy, each with its protocol and split.
+    pub accuracies: Vec<Accuracy>,
+    /// Free-form notes (licence of the data, caveats).
+    pub notes: Option<String>,
+}
+
+/// One accuracy figure with the protocol and split it was measured on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Accuracy {
+    /// Protocol name (`paper`, `actor`, …), with the fold for k-fold protocols.
+    pub protocol: String,
+    /// `test` or `valid`.
+    pub split: String,
+    /// Fraction correct, 0–1.
+    pub accuracy: f64,
+    /// Number of examples scored.
+    pub examples: usize,
+}
+
+/// The JSON stored under the [`META_KEY`] metadata key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactMeta {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// [`FORMAT_VERSION`] of the writer.
+    pub version: u32,
+    /// Class names in logit order.
+    pub labels: Vec<String>,
+    /// How audio becomes the network's input.
+    pub features: FeatureConfig,
+    /// The network's hyper-parameters.
+    pub model: SermoNetConfig,
+    /// Where the weights came from.
+    pub provenance: Provenance,
+}
+
+impl ArtifactMeta {
+    /// Metadata for the paper's network on RAVDESS labels.
+    pub fn paper(provenance: Provenance) -> Self {
+        Self {
+            format: FORMAT.into(),
+            version: FORMAT_VERSION,
+            labels: EMOTIONS.iter().map(|s| s.to_string()).collect(),
+            features: FeatureConfig::default(),
+            model: SermoNetConfig::paper(),
+            provenance,
+        }
+    }
+}
+
+/// A tensor as stored: shape and f32 values (row-major).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTensor {
+    /// Dimensions.
+    pub shape: Vec<usize>,
+    /// Values, row-major.
+    pub values: Vec<f32>,
+}
+
+/// A decoded artifact: metadata, scaler and the network's weights as plain data, independent of
+/// any device. [`Artifact::build`] puts the network on a device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Artifact {
+    /// Metadata (labels, configs, provenance).
+    pub meta: ArtifactMeta,
+    /// Feature standardisation.
+    pub scaler: Scaler,
+    /// Network tensors by module path (without the `model.` prefix).
+    pub weights: BTreeMap<String, StoredTensor>,
+}
+
+fn bad(reason: impl Into<String>) -> ModelError {
+    ModelError::Artifact(reason.into())
+}
+
+fn le_f32(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn f32_from_le(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+impl Artifact {
+    /// Captures a network's weights (buffers included) with its metadata and scaler.
+    pub fn from_model(
+        model: &SermoNet,
+        meta: ArtifactMeta,
+        scaler: Scaler,
+    ) -> Result<Self, ModelError> {
+        let mut weights = BTreeMap::new();
+        for tensor in model.collect(None, None, false) {
+            let (name, dtype, shape, _, bytes) = tensor
+                .into_parts()
+                .map_err(|e| ModelError::Backend(format!("reading weights: {e}")))?;
+            let values = match dtype {
+                DType::F32 => f32_from_le(&bytes),
+                other => {
+                    return Err(ModelError::Backend(format!(
+                        "weight {name} has dtype {other:?}; only f32 models are stored"
+                    )));
+                }
+            };
+            weights.insert(
+                name,
+                StoredTensor {
+                    shape: shape.iter().copied().collect(),
+                    values,
+                },
+            );
+        }
+        let artifact = Self {
+            meta,
+            scaler,
+            weights,
+        };
+        artifact.check()?;
+        Ok(artifact)
+    }
+
+    /// Builds the network on `device` in evaluation mode (BatchNorm running statistics, no
+    /// dropout). Fails if a weight is missing, unexpected or of the wrong shape.
+    pub fn build(&self, device: &Device) -> Result<SermoNet, ModelError> {
+        let mut model = self.meta.model.init(device);
+        let tensors = self
+            .weights
+            .iter()
+            .map(|(name, t)| {
+                burn_pack::Tensor::new(
+                    name.clone(),
+                    DType::F32,
+                    t.shape.clone(),
+                    None,
+                    Bytes::from_bytes_vec(le_f32(&t.values)),
+                )
+            })
+            .collect();
+        let result = model.apply(tensors, None, None, false);
+        if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
+            return Err(bad(format!(
+                "weights do not fit the network: {} missing {:?}, {} unexpected {:?}, errors {:?}",
+                result.missing.len(),
+                result.missing.iter().map(|(n, _)| n).take(5).collect::<Vec<_>>(),
+                result.unused.len(),
+                result.unused.iter().take(5).collect::<Vec<_>>(),
+                result.errors.iter().take(3).map(|e| e.to_string()).collect::<Vec<_>>(),
+            )));
+        }
+        Ok(model.valid())
+    }
+
+    /// Consistency of the parts with each other.
+    fn check(&self) -> Result<(), ModelError> {
+        let meta = &self.meta;
+        if meta.format != FORMAT {
+            return Err(bad(format!("format is {:?}, expected {FORMAT:?}", meta.format)));
+        }
+        if meta.version != FORMAT_VERSION {
+            return Err(bad(format!(
+                "format version {} is not supported (this build reads version {FORMAT_VERSION})",
+                meta.version
+            )));
+        }
+        meta.features.validate().map_err(|e| bad(format!("feature config: {e}")))?;
+        meta.model.check().map_err(|e| bad(format!("model config: {e}")))?;
+        if meta.labels.len() != meta.model.num_classes {
+            return Err(bad(format!(
+                "{} labels for a network with {} classes",
+                meta.labels.len(),
+                meta.model.num_classes
+            )));
+        }
+        let want = [meta.features.n_mfcc, meta.features.n_frames()];
+        let have = [meta.model.n_mfcc, meta.model.n_frames];
+        if want != have {
+            return Err(bad(format!(
+                "features are {}×{} but the network expects {}×{}",
+                want[0], want[1], have[0], have[1]
+            )));
+        }
+        self.scaler.check(want[0] * want[1])?;
+        Ok(())
+    }
+
+    /// Serialises to safetensors bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
+        self.check()?;
+        let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        for (name, t) in &self.weights {
+            buffers.push((format!("model.{name}"), t.shape.clone(), le_f32(&t.values)));
+        }
+        let shape = vec![self.meta.features.n_mfcc, self.meta.features.n_frames()];
+        buffers.push(("scaler.mean".into(), shape.clone(), le_f32(&self.scaler.mean)));
+        buffers.push(("scaler.std".into(), shape, le_f32(&self.scaler.std)));
+        let views = buffers
+            .iter()
+            .map(|(name, shape, bytes)| {
+                TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (name.as_str(), v))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(format!("building tensor views: {e}")))?;
+        let json = serde_json::to_string(&self.meta)
+            .map_err(|e| bad(format!("encoding metadata: {e}")))?;
+        let metadata = HashMap::from([(META_KEY.to_string(), json)]);
+        safetensors::serialize(views, Some(metadata))
+            .map_err(|e| bad(format!("writing safetensors: {e}")))
+    }
+
+    /// Parses safetensors bytes written by [`Artifact::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| bad(format!("not a readable safetensors file ({e})")))?;
+        let (_, header) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| bad(format!("not a readable safetensors file ({e})")))?;
+        let json = header
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(META_KEY))
+            .ok_or_else(|| bad(format!("no {META_KEY:?} metadata: not a sermo model")))?;
+        let probe: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| bad(format!("metadata is not JSON ({e})")))?;
+        if probe.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+            return Err(bad(format!("metadata format is not {FORMAT:?}")));
+        }
+        if let Some(v) = probe.get("version").and_then(|v| v.as_u64())
+            && v != u64::from(FORMAT_VERSION)
+        {
+            return Err(bad(format!(
+                "format version {v} is not supported (this build reads version {FORMAT_VERSION})"
+            )));
+        }
+        let meta: ArtifactMeta = serde_json::from_value(probe)
+            .map_err(|e| bad(format!("metadata does not describe a sermo model ({e})")))?;
+
+        let mut weights = BTreeMap::new();
+        let mut mean = None;
+        let mut std = None;
+        for (name, view) in st.tensors() {
+            if view.dtype() != Dtype::F32 {
+                return Err(bad(format!("tensor {name} is {:?}, expected F32", view.dtype())));
+            }
+            let values = f32_from_le(view.data());
+            if let Some(path) = name.strip_prefix("model.") {
+                let shape = view.shape().to_vec();
+                weights.insert(path.to_string(), StoredTensor { shape, values });
+            } else if name == "scaler.mean" {
+                mean = Some(values);
+            } else if name == "scaler.std" {
+                std = Some(values);
+            } else {
+                return Err(bad(format!("unexpected tensor {name}")));
+            }
+        }
+        let scaler = Scaler {
+            mean: mean.ok_or_else(|| bad("tensor scaler.mean is missing"))?,
+            std: std.ok_or_else(|| bad("tensor scaler.std is missing"))?,
+        };
+        let artifact = Self {
+            meta,
+            scaler,
+            weights,
+        };
+        artifact.check()?;
+        Ok(artifact)
+    }
+
+    /// Number of trainable parameters (BatchNorm running statistics excluded).
+    pub fn num_params(&self) -> usize {
+        self.weights
+            .iter()
+            .filter(|(name, _)| !name.contains("running_"))
+            .map(|(_, t)| t.values.len())
+            .sum()
+    }
+}

@@ -1,0 +1,165 @@
+//! `cargo xtask demo [--port P]` serves the browser demo; `cargo xtask test` runs every test.
+//! Both install what they need (rustup target and components, Debian packages, npm packages)
+//! and say what they are doing.
+
+mod serve;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn say(what: &str) {
+    eprintln!("\x1b[1;34mxtask\x1b[0m {what}");
+}
+
+/// Runs a command in the repository root, failing with its name if it fails.
+fn run(program: &str, args: &[&str]) -> Result<()> {
+    say(&format!("$ {program} {}", args.join(" ")));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("starting {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Debian packages, installed with apt-get when missing (as root, or with sudo).
+fn ensure_apt(packages: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .filter(|(_, probe)| !Path::new(probe).exists() && !have(probe))
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    say(&format!("installing Debian packages: {}", missing.join(" ")));
+    let sudo = if have("id") && String::from_utf8_lossy(&Command::new("id").arg("-u").output()?.stdout).trim() != "0" {
+        vec!["sudo"]
+    } else {
+        vec![]
+    };
+    let mut update: Vec<&str> = sudo.clone();
+    update.extend(["apt-get", "update", "-qq"]);
+    run(update[0], &update[1..])?;
+    let mut install: Vec<&str> = sudo;
+    install.extend(["apt-get", "install", "-y", "-qq", "--no-install-recommends"]);
+    install.extend(&missing);
+    run(install[0], &install[1..])
+}
+
+fn ensure_rust() -> Result<()> {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    if !installed.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-unknown-unknown")) {
+        run("rustup", &["target", "add", "wasm32-unknown-unknown"])?;
+    }
+    for component in ["rustfmt", "clippy"] {
+        let probe = if component == "rustfmt" { "cargo-fmt" } else { "cargo-clippy" };
+        if !have(probe) {
+            run("rustup", &["component", "add", component])?;
+        }
+    }
+    Ok(())
+}
+
+fn web_ready() -> bool {
+    root().join("web/build.sh").is_file()
+}
+
+/// Builds the wasm, the npm package and the demo's assets (web/build.sh).
+fn build_web() -> Result<()> {
+    ensure_rust()?;
+    run("bash", &["web/build.sh"])
+}
+
+fn npm_install() -> Result<()> {
+    if !have("node") || !have("npm") {
+        ensure_apt(&[("nodejs", "node"), ("npm", "npm")])?;
+    }
+    run("npm", &["ci", "--prefix", "web", "--no-audit", "--no-fund"])
+}
+
+fn test() -> Result<()> {
+    let started = Instant::now();
+    ensure_rust()?;
+    run("cargo", &["fmt", "--all", "--check"])?;
+    // One clippy pass also checks the vulkan GPU backend (it cannot run here, it must build).
+    run(
+        "cargo",
+        &["clippy", "--workspace", "--all-targets", "--features", "sermo/vulkan", "--", "-D", "warnings"],
+    )?;
+    run("cargo", &["test", "--workspace"])?;
+    run(
+        "cargo",
+        &["build", "-p", "sermo-dsp", "-p", "sermo-model", "--target", "wasm32-unknown-unknown"],
+    )?;
+    if web_ready() {
+        ensure_apt(&[("chromium", "/usr/bin/chromium")])?;
+        npm_install()?;
+        build_web()?;
+        run("cargo", &["build", "-p", "sermo"])?;
+        run("node", &["web/tests/run-all.mjs"])?;
+    } else {
+        say("web/ is not built yet: skipping the browser tests");
+    }
+    say(&format!("all tests passed in {:.0} s", started.elapsed().as_secs_f64()));
+    Ok(())
+}
+
+fn demo(port: u16) -> Result<()> {
+    if !web_ready() {
+        bail!("the browser demo is not part of this checkout yet (web/build.sh is missing)");
+    }
+    build_web()?;
+    serve::serve(&root().join("web"), port)
+}
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(),
+        Some("demo") => {
+            let port = args
+                .iter()
+                .position(|a| a == "--port")
+                .and_then(|i| args.get(i + 1))
+                .map(|p| p.parse::<u16>().context("--port takes a number"))
+                .transpose();
+            port.and_then(|p| demo(p.unwrap_or(8080)))
+        }
+        _ => {
+            eprintln!(
+                "usage: cargo xtask demo [--port P]   build the wasm package and serve the browser demo\n       \
+                 cargo xtask test                 run every test (fmt, clippy, unit, end-to-end, wasm, browser)"
+            );
+            Err(anyhow::anyhow!("unknown command"))
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Which burn device the CLI runs on. The model code is the same for every backend; only the
+//! device differs, chosen at run time among the backends compiled in (cargo features).
+
+use anyhow::{Result, bail};
+use burn::tensor::Device;
+
+/// A compute backend selectable with `--backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// burn's flex CPU backend (always compiled in).
+    Cpu,
+    /// burn-wgpu on the best GPU adapter (Vulkan with SPIR-V when built with `--features vulkan`).
+    Wgpu,
+    /// burn-cuda on NVIDIA GPU 0 (build with `--features cuda`).
+    Cuda,
+}
+
+impl Backend {
+    /// The device for this backend, or an error naming the cargo feature to build with.
+    pub fn device(self) -> Result<Device> {
+        match self {
+            #[cfg(feature = "cpu")]
+            Backend::Cpu => Ok(Device::flex()),
+            #[cfg(feature = "vulkan")]
+            Backend::Wgpu => Ok(Device::vulkan(burn::tensor::DeviceKind::DefaultDevice)),
+            #[cfg(all(feature = "wgpu", not(feature = "vulkan")))]
+            Backend::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => Ok(Device::cuda(0)),
+            #[allow(unreachable_patterns)]
+            other => bail!(
+                "backend {other:?} is not compiled into this sermo; rebuild with `--features {}`",
+                match other {
+                    Backend::Cpu => "cpu",
+                    Backend::Wgpu => "wgpu (or vulkan)",
+                    Backend::Cuda => "cuda",
+                }
+            ),
+        }
+    }
+
+    /// Name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu (flex)",
+            Backend::Wgpu if cfg!(feature = "vulkan") => "wgpu (vulkan)",
+            Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `sermo import` (PyTorch state_dict → artifact) and `sermo init` (fresh, untrained artifact).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use sermo_data::write_atomic;
+use sermo_model::{Artifact, ArtifactMeta, Provenance, Scaler, SermoNetConfig, import_state_dict};
+
+/// `sermo import`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// `torch.save(model.state_dict(), path)` file of the reference architecture.
+    pub state_dict: PathBuf,
+    /// `.npz` with arrays `mean` and `std` (or scikit-learn's `mean_` and `scale_`), 40×282
+    /// values each: the feature scaler the weights were trained with. Default: identity.
+    #[arg(long)]
+    pub scaler: Option<PathBuf>,
+    /// Name recorded in the artifact's provenance.
+    #[arg(long, default_value = "imported from PyTorch")]
+    pub name: String,
+    /// Mark the weights as trained (they came from a real training run).
+    #[arg(long)]
+    pub trained: bool,
+    /// Output artifact.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+pub fn run_import(args: &ImportArgs) -> Result<()> {
+    let device = burn::tensor::Device::flex();
+    let config = SermoNetConfig::paper();
+    let model = import_state_dict(&args.state_dict, &config, &device)?;
+    let meta = ArtifactMeta::paper(Provenance::default());
+    let len = meta.features.n_mfcc * meta.features.n_frames();
+    let scaler = match &args.scaler {
+        None => Scaler::identity(len),
+        Some(path) => {
+            let arrays = crate::npy::read_npz(path, &["mean", "std"])
+                .or_else(|_| crate::npy::read_npz(path, &["mean_", "scale_"]))
+                .with_context(|| format!("{}: needs arrays mean/std or mean_/scale_", path.display()))?;
+            let [mean, std]: [Vec<f32>; 2] = arrays
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("{}: expected two arrays", path.display()))?;
+            if mean.len() != len || std.len() != len {
+                bail!("{}: scaler arrays have {}/{} values, the features have {len}", path.display(), mean.len(), std.len());
+            }
+            Scaler { mean, std }
+        }
+    };
+    let provenance = Provenance {
+        name: args.name.clone(),
+        trained: args.trained,
+        data: format!("PyTorch state_dict {}", args.state_dict.display()),
+        command: Some(crate::train::command_line()),
+        ..Provenance::default()
+    };
+    let artifact = Artifact::from_model(&model, ArtifactMeta::paper(provenance), scaler)?;
+    write_atomic(&args.output, &artifact.to_bytes()?).with_context(|| format!("writing {}", args.output.display()))?;
+    eprintln!("wrote {} ({} parameters)", args.output.display(), artifact.num_params());
+    Ok(())
+}
+
+/// `sermo init`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct InitArgs {
+    /// Seed of the initial weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output artifact.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+/// Writes a freshly initialised network (identity scaler) marked as an untrained placeholder:
+/// for testing pipelines end to end before a trained model exists.
+pub fn run_init(args: &InitArgs) -> Result<()> {
+    let device = burn::tensor::Device::flex();
+    device.seed(args.seed);
+    let model = SermoNetConfig::paper().init(&device);
+    let meta = ArtifactMeta::paper(Provenance {
+        name: format!("untrained placeholder (seed {})", args.seed),
+        trained: false,
+        data: "none: freshly initialised weights".into(),
+        seed: Some(args.seed),
+        command: Some(crate::train::command_line()),
+        notes: Some("Predictions of this model are meaningless; it exists to exercise the pipeline.".into()),
+        ..Provenance::default()
+    });
+    let len = meta.features.n_mfcc * meta.features.n_frames();
+    let artifact = Artifact::from_model(&model, meta, Scaler::identity(len))?;
+    write_atomic(&args.output, &artifact.to_bytes()?).with_context(|| format!("writing {}", args.output.display()))?;
+    eprintln!("wrote {} ({} parameters, untrained)", args.output.display(), artifact.num_params());
+    Ok(())
+}

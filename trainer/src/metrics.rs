@@ -1,0 +1,104 @@
+//! Accuracy, per-class precision/recall/F1 and the normalised confusion matrix.
+
+use serde::{Deserialize, Serialize};
+
+/// Scores of a set of predictions against their targets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// Examples scored.
+    pub examples: usize,
+    /// Fraction correct.
+    pub accuracy: f64,
+    /// Mean of the per-class F1 scores.
+    pub macro_f1: f64,
+    /// Per class, in label order.
+    pub per_class: Vec<ClassScores>,
+    /// Counts: `confusion[true][predicted]`.
+    pub confusion: Vec<Vec<usize>>,
+    /// Rows normalised to sum to 1 (the paper's Table 1 form); a class with no examples is a
+    /// row of zeros.
+    pub confusion_normalised: Vec<Vec<f64>>,
+}
+
+/// Precision, recall and F1 of one class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassScores {
+    /// Class name.
+    pub label: String,
+    /// Examples of this class.
+    pub support: usize,
+    /// Of those predicted as this class, the fraction that are.
+    pub precision: f64,
+    /// Of this class, the fraction found.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+}
+
+impl Scores {
+    /// Scores `predicted` against `targets` (class indices below `labels.len()`).
+    pub fn new(labels: &[String], targets: &[usize], predicted: &[usize]) -> Self {
+        let k = labels.len();
+        let mut confusion = vec![vec![0usize; k]; k];
+        for (&t, &p) in targets.iter().zip(predicted) {
+            if t < k && p < k {
+                confusion[t][p] += 1;
+            }
+        }
+        let examples = targets.len();
+        let correct: usize = (0..k).map(|i| confusion[i][i]).sum();
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let per_class: Vec<ClassScores> = (0..k)
+            .map(|i| {
+                let support: usize = confusion[i].iter().sum();
+                let predicted_as: usize = confusion.iter().map(|row| row[i]).sum();
+                let precision = ratio(confusion[i][i], predicted_as);
+                let recall = ratio(confusion[i][i], support);
+                let f1 = if precision + recall == 0.0 {
+                    0.0
+                } else {
+                    2.0 * precision * recall / (precision + recall)
+                };
+                ClassScores {
+                    label: labels[i].clone(),
+                    support,
+                    precision,
+                    recall,
+                    f1,
+                }
+            })
+            .collect();
+        let confusion_normalised = confusion
+            .iter()
+            .map(|row| {
+                let n: usize = row.iter().sum();
+                row.iter().map(|&c| ratio(c, n)).collect()
+            })
+            .collect();
+        Self {
+            examples,
+            accuracy: ratio(correct, examples),
+            macro_f1: per_class.iter().map(|c| c.f1).sum::<f64>() / k.max(1) as f64,
+            per_class,
+            confusion,
+            confusion_normalised,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_a_small_case() {
+        let labels: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+        let s = Scores::new(&labels, &[0, 0, 1, 1], &[0, 1, 1, 1]);
+        assert_eq!(s.accuracy, 0.75);
+        assert_eq!(s.confusion, vec![vec![1, 1], vec![0, 2]]);
+        assert_eq!(s.confusion_normalised[0], vec![0.5, 0.5]);
+        assert!((s.per_class[1].precision - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(s.per_class[0].recall, 0.5);
+    }
+}

@@ -1,0 +1,89 @@
+//! `sermo predict`: label and probabilities per audio file.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use sermo_model::Classifier;
+
+use crate::backend::Backend;
+
+/// `sermo predict`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PredictArgs {
+    /// Audio files (WAV or FLAC).
+    #[arg(required = true)]
+    pub audio: Vec<PathBuf>,
+    /// Model artifact (.safetensors). Default: the model shipped with sermo.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: Backend,
+    /// One JSON object per file: file, label, voiced, probabilities (label → p), logits.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &PredictArgs) -> Result<()> {
+    let artifact = crate::models::load(args.model.as_deref())?;
+    let device = args.backend.device()?;
+    let mut classifier = Classifier::new(&artifact, &device)?;
+    let labels = classifier.labels().to_vec();
+    let mut failures = 0;
+    if !args.json {
+        print!("{:<40} {:<10}", "file", "label");
+        for l in &labels {
+            print!(" {:>9}", l.chars().take(9).collect::<String>());
+        }
+        println!();
+    }
+    for path in &args.audio {
+        let result = sermo_dsp::decode_file(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|audio| classifier.classify(&audio).map_err(anyhow::Error::from))
+            .with_context(|| path.display().to_string());
+        let prediction = match result {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                failures += 1;
+                continue;
+            }
+        };
+        if args.json {
+            let probabilities: serde_json::Map<String, serde_json::Value> = labels
+                .iter()
+                .zip(&prediction.probabilities)
+                .map(|(l, p)| (l.clone(), json!(p)))
+                .collect();
+            let logits: serde_json::Map<String, serde_json::Value> = labels
+                .iter()
+                .zip(&prediction.logits)
+                .map(|(l, p)| (l.clone(), json!(p)))
+                .collect();
+            println!(
+                "{}",
+                json!({
+                    "file": path.display().to_string(),
+                    "label": prediction.label,
+                    "voiced": prediction.voiced,
+                    "probabilities": probabilities,
+                    "logits": logits,
+                })
+            );
+        } else {
+            let name = path.display().to_string();
+            let short = if name.len() > 40 { format!("…{}", &name[name.len() - 39..]) } else { name };
+            print!("{short:<40} {:<10}", prediction.label.as_deref().unwrap_or("(silence)"));
+            for p in &prediction.probabilities {
+                print!(" {p:>9.4}");
+            }
+            println!();
+        }
+    }
+    if failures > 0 {
+        anyhow::bail!("{failures} of {} files could not be classified", args.audio.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! End to end on a synthetic RAVDESS-shaped dataset: train → report → eval → predict, a run
+//! killed with SIGKILL and resumed to the same result, and the error paths users hit.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn sermo() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sermo"))
+}
+
+fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "sermo failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        ok(sermo()
+            .args(["synth", "--actors", "6", "--seconds", "2", "-o"])
+            .arg(root.join("data"))
+            .output()
+            .unwrap());
+        Self { _dir: dir, root }
+    }
+
+    fn train(&self, run: &str, extra: &[&str]) -> Command {
+        let mut cmd = sermo();
+        cmd.arg("train")
+            .arg("--data")
+            .arg(self.root.join("data"))
+            .arg("--cache-root")
+            .arg(self.root.join("cache"))
+            .arg("--out")
+            .arg(self.root.join(run))
+            .args(["--copies", "1", "--seed", "7", "--batch-size", "16"])
+            .args(extra);
+        cmd
+    }
+}
+
+fn report(run: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn trains_evaluates_predicts_and_resumes() {
+    let fx = Fixture::new();
+
+    // 1. A short run clearly beats chance (12.5 %) and writes every output.
+    ok(fx.train("run", &["--epochs", "4"]).output().unwrap());
+    let run = fx.root.join("run");
+    for file in ["report.json", "curves.png", "confusion.png", "model.safetensors", "split.json", "config.json"] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    let rep = report(&run);
+    let test_acc = rep["test"]["accuracy"].as_f64().unwrap();
+    assert!(test_acc > 0.4, "test accuracy {test_acc} is not clearly above chance");
+    assert_eq!(rep["protocol"], "paper");
+    assert_eq!(rep["history"].as_array().unwrap().len(), 4);
+    let confusion = rep["test"]["confusion_normalised"].as_array().unwrap();
+    assert_eq!(confusion.len(), 8);
+
+    // 2. eval re-scores the same test split to the same accuracy.
+    let out = ok(sermo()
+        .arg("eval")
+        .arg("--model")
+        .arg(run.join("model.safetensors"))
+        .arg("--data")
+        .arg(fx.root.join("data"))
+        .arg("--cache-root")
+        .arg(fx.root.join("cache"))
+        .args(["--copies", "1", "--seed", "7", "--json"])
+        .output()
+        .unwrap());
+    let eval: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(eval["scores"]["accuracy"].as_f64().unwrap(), test_acc);
+
+    // 3. predict gives a label and 8 probabilities summing to 1.
+    let clip = fx.root.join("data/Actor_01/03-01-05-01-01-01-01.wav");
+    let out = ok(sermo()
+        .arg("predict")
+        .arg("--model")
+        .arg(run.join("model.safetensors"))
+        .arg("--json")
+        .arg(&clip)
+        .output()
+        .unwrap());
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let probs = line["probabilities"].as_object().unwrap();
+    assert_eq!(probs.len(), 8);
+    let sum: f64 = probs.values().map(|v| v.as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-4);
+    assert!(line["label"].is_string());
+    assert_eq!(line["logits"].as_object().unwrap().len(), 8);
+
+    // 4. info shows the provenance with its accuracies.
+    let out = ok(sermo().arg("info").arg(run.join("model.safetensors")).arg("--json").output().unwrap());
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["provenance"]["trained"], true);
+    let accs = info["provenance"]["accuracies"].as_array().unwrap();
+    assert!(accs.iter().any(|a| a["split"] == "test" && a["protocol"] == "paper"));
+
+    // 5. Kill a run with SIGKILL after its first checkpoint, resume it: the same history as
+    //    the uninterrupted run above (same seed), epoch for epoch.
+    let mut child = fx.train("killed", &["--epochs", "3"]).spawn().unwrap();
+    let first = fx.root.join("killed/checkpoints/epoch-0001/state.json");
+    let started = Instant::now();
+    while !first.is_file() {
+        assert!(started.elapsed() < Duration::from_secs(600), "no checkpoint after 10 minutes");
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("training ended before it could be killed: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    ok(fx.train("killed", &["--epochs", "3", "--resume"]).output().unwrap());
+    let resumed = report(&fx.root.join("killed"));
+    let full = rep["history"].as_array().unwrap();
+    let again = resumed["history"].as_array().unwrap();
+    assert_eq!(again.len(), 3);
+    for (a, b) in full.iter().zip(again) {
+        for key in ["train_loss", "train_accuracy", "valid_loss", "valid_accuracy"] {
+            assert_eq!(a[key], b[key], "epoch {}: {key} differs after resume", a["epoch"]);
+        }
+    }
+
+    // 6. A fresh run into a used directory is refused (no lost work); the actor protocol keeps
+    //    speakers apart.
+    let out = fx.train("run", &["--epochs", "1"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+    ok(fx
+        .train("actor", &["--epochs", "1", "--protocol", "actor", "--test-actors", "1"])
+        .output()
+        .unwrap());
+    let actor = report(&fx.root.join("actor"));
+    assert_eq!(actor["test_actors"], serde_json::json!([1]));
+    assert_eq!(actor["valid_actors"], serde_json::json!([2, 3]));
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.wav");
+    std::fs::write(&junk, b"RIFF\x10\x00\x00\x00WAVEjunk").unwrap();
+    let out = sermo().arg("predict").arg(&junk).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("junk.wav"), "error does not name the file: {err}");
+
+    let out = sermo().arg("info").arg(&junk).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.wav"));
+
+    let out = sermo().args(["train", "--data"]).arg(dir.path().join("nowhere")).arg("--out").arg(dir.path().join("r")).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"));
+}
