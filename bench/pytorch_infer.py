@@ -10,6 +10,7 @@ warm-up. Prints one JSON object.
 
 import argparse
 import json
+import os
 import pathlib
 import platform
 import statistics
@@ -50,6 +51,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
+    load_at_start = round(os.getloadavg()[0], 2)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     torch.manual_seed(args.seed)
@@ -62,6 +64,8 @@ def main() -> None:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "loadavg_1min_at_start": load_at_start,  # > ~0.5 on 2 cores: figures are inflated
         "single": single,
         "batch64": batch,
     }, indent=2))

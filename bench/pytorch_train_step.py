@@ -11,6 +11,7 @@ milliseconds per step.
 
 import argparse
 import json
+import os
 import pathlib
 import platform
 import statistics
@@ -33,6 +34,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
+    load_at_start = round(os.getloadavg()[0], 2)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     torch.manual_seed(args.seed)
@@ -63,12 +65,14 @@ def main() -> None:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "loadavg_1min_at_start": load_at_start,  # > ~0.5 on 2 cores: figures are inflated
         "batch": args.batch,
         "steps": args.steps,
         "median_ms": round(statistics.median(times), 2),
         "p10_ms": round(q[0], 2),
         "p90_ms": round(q[-1], 2),
-        "final_loss": round(float(loss), 4),
+        "final_loss": round(loss.item(), 4),
         "steps_per_epoch_paper": 287,  # 4588 training maps / 16
         "epoch_s_estimate": round(statistics.median(times) * 287 / 1e3, 1),
     }, indent=2))

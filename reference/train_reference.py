@@ -159,7 +159,7 @@ def main() -> None:
     x_train, y_train = tensors["train"]
     print(
         f"{len(x_train)} train, {len(tensors['valid'][0])} valid, {len(tensors['test'][0])} test maps "
-        f"of {n_mfcc}×{n_frames}; {copies} noisy copies per clip",
+        f"of {n_mfcc}×{n_frames}; noisy copies per clip in the cache: {copies}",
         file=sys.stderr,
     )
 

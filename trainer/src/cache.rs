@@ -38,7 +38,12 @@ pub enum CacheCommand {
 
 pub fn run(command: &CacheCommand) -> Result<()> {
     match command {
-        CacheCommand::Export { data, seed, output, part_mib } => {
+        CacheCommand::Export {
+            data,
+            seed,
+            output,
+            part_mib,
+        } => {
             let cache = load_cache(data, &FeatureConfig::default(), *seed)?;
             let export = cache
                 .export(output, (part_mib * 1024 * 1024).min(EXPORT_PART_BYTES))
@@ -54,8 +59,13 @@ pub fn run(command: &CacheCommand) -> Result<()> {
         }
         CacheCommand::Import { dir, cache_root } => {
             let root = cache_root.clone().unwrap_or_else(default_cache_root);
-            let cache = FeatureCache::import(dir, &root).with_context(|| format!("importing {}", dir.display()))?;
-            eprintln!("verified and installed cache {} at {}", &cache.manifest.key[..12], root.join(&cache.manifest.key).display());
+            let cache = FeatureCache::import(dir, &root)
+                .with_context(|| format!("importing {}", dir.display()))?;
+            eprintln!(
+                "verified and installed cache {} at {}",
+                &cache.manifest.key[..12],
+                root.join(&cache.manifest.key).display()
+            );
         }
     }
     Ok(())

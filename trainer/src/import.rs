@@ -37,12 +37,19 @@ pub fn run_import(args: &ImportArgs) -> Result<()> {
         Some(path) => {
             let arrays = crate::npy::read_npz(path, &["mean", "std"])
                 .or_else(|_| crate::npy::read_npz(path, &["mean_", "scale_"]))
-                .with_context(|| format!("{}: needs arrays mean/std or mean_/scale_", path.display()))?;
+                .with_context(|| {
+                    format!("{}: needs arrays mean/std or mean_/scale_", path.display())
+                })?;
             let [mean, std]: [Vec<f32>; 2] = arrays
                 .try_into()
                 .map_err(|_| anyhow::anyhow!("{}: expected two arrays", path.display()))?;
             if mean.len() != len || std.len() != len {
-                bail!("{}: scaler arrays have {}/{} values, the features have {len}", path.display(), mean.len(), std.len());
+                bail!(
+                    "{}: scaler arrays have {}/{} values, the features have {len}",
+                    path.display(),
+                    mean.len(),
+                    std.len()
+                );
             }
             Scaler { mean, std }
         }
@@ -55,8 +62,13 @@ pub fn run_import(args: &ImportArgs) -> Result<()> {
         ..Provenance::default()
     };
     let artifact = Artifact::from_model(&model, ArtifactMeta::paper(provenance), scaler)?;
-    write_atomic(&args.output, &artifact.to_bytes()?).with_context(|| format!("writing {}", args.output.display()))?;
-    eprintln!("wrote {} ({} parameters)", args.output.display(), artifact.num_params());
+    write_atomic(&args.output, &artifact.to_bytes()?)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    eprintln!(
+        "wrote {} ({} parameters)",
+        args.output.display(),
+        artifact.num_params()
+    );
     Ok(())
 }
 
@@ -83,12 +95,19 @@ pub fn run_init(args: &InitArgs) -> Result<()> {
         data: "none: freshly initialised weights".into(),
         seed: Some(args.seed),
         command: Some(crate::train::command_line()),
-        notes: Some("Predictions of this model are meaningless; it exists to exercise the pipeline.".into()),
+        notes: Some(
+            "Predictions of this model are meaningless; it exists to exercise the pipeline.".into(),
+        ),
         ..Provenance::default()
     });
     let len = meta.features.n_mfcc * meta.features.n_frames();
     let artifact = Artifact::from_model(&model, meta, Scaler::identity(len))?;
-    write_atomic(&args.output, &artifact.to_bytes()?).with_context(|| format!("writing {}", args.output.display()))?;
-    eprintln!("wrote {} ({} parameters, untrained)", args.output.display(), artifact.num_params());
+    write_atomic(&args.output, &artifact.to_bytes()?)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    eprintln!(
+        "wrote {} ({} parameters, untrained)",
+        args.output.display(),
+        artifact.num_params()
+    );
     Ok(())
 }

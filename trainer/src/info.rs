@@ -41,7 +41,15 @@ pub fn run(args: &InfoArgs) -> Result<()> {
     }
     let p = &meta.provenance;
     println!("{source}: {} v{}", meta.format, meta.version);
-    println!("  name        {}{}", p.name, if p.trained { "" } else { " (UNTRAINED placeholder)" });
+    println!(
+        "  name        {}{}",
+        p.name,
+        if p.trained {
+            ""
+        } else {
+            " (UNTRAINED placeholder)"
+        }
+    );
     println!("  labels      {}", meta.labels.join(", "));
     println!("  parameters  {}", artifact.num_params());
     println!(
@@ -55,14 +63,22 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         meta.features.n_mels,
         meta.features.pad_mode,
         if meta.features.window {
-            format!("{} s from {} s", meta.features.duration_s, meta.features.offset_s)
+            format!(
+                "{} s from {} s",
+                meta.features.duration_s, meta.features.offset_s
+            )
         } else {
             "whole clip".into()
         }
     );
     println!(
         "  network     2 CNN blocks {:?} + {}-layer Transformer (d {}, {} heads, ff {}) → {} classes",
-        meta.model.conv_channels, meta.model.n_layers, meta.model.n_mfcc, meta.model.n_heads, meta.model.d_ff, meta.model.num_classes
+        meta.model.conv_channels,
+        meta.model.n_layers,
+        meta.model.n_mfcc,
+        meta.model.n_heads,
+        meta.model.d_ff,
+        meta.model.num_classes
     );
     println!("  data        {}", p.data);
     if let Some(protocol) = &p.protocol {
@@ -75,7 +91,13 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         println!("  epochs      {e} (weights of epoch {b})");
     }
     for a in &p.accuracies {
-        println!("  accuracy    {:.2} % on {} {} ({} examples)", 100.0 * a.accuracy, a.protocol, a.split, a.examples);
+        println!(
+            "  accuracy    {:.2} % on {} {} ({} examples)",
+            100.0 * a.accuracy,
+            a.protocol,
+            a.split,
+            a.examples
+        );
     }
     if let Some(c) = &p.command {
         println!("  command     {c}");

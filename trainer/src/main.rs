@@ -3,6 +3,7 @@
 
 mod backend;
 mod cache;
+mod features;
 mod import;
 mod info;
 mod metrics;
@@ -24,6 +25,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Write the MFCC feature matrix (40×282 by default) of audio files as .npy.
+    Features(features::FeaturesArgs),
     /// Train the paper's network on RAVDESS (resumable; writes report, plots and artifact).
     Train(train::TrainArgs),
     /// Score a model artifact on a protocol's test split.
@@ -80,6 +83,7 @@ fn synth(args: &SynthArgs) -> anyhow::Result<()> {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Features(a) => features::run(a),
         Command::Train(a) => train::run(a),
         Command::Eval(a) => train::eval(a),
         Command::Predict(a) => predict::run(a),

@@ -15,7 +15,8 @@ pub fn load(model: Option<&Path>) -> Result<Artifact> {
         None => default_model()?,
         Some(p) if p.as_os_str() == "default" => default_model()?,
         Some(path) => {
-            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             Artifact::from_bytes(&bytes).with_context(|| format!("{}", path.display()))?
         }
     };

@@ -1,35 +1,10 @@
-//! NumPy `.npy` / `.npz` files: float32 matrices out (features), scaler arrays in (import).
+//! Reading NumPy `.npy` / `.npz` arrays (scalers for `sermo import`); writing is
+//! `features::npy_bytes`.
 
 use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-
-/// Encodes a little-endian float32 C-order array as `.npy` (format 1.0).
-pub fn encode_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
-    let dims = match shape {
-        [n] => format!("({n},)"),
-        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
-    };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {dims}, }}");
-    // magic (6) + version (2) + length (2) + header + '\n' must be a multiple of 64.
-    let pad = 64 - (10 + header.len() + 1) % 64;
-    header.push_str(&" ".repeat(pad % 64));
-    header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + data.len() * 4);
-    out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    for v in data {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    out
-}
-
-/// Writes a float32 array as `.npy`.
-pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
-    std::fs::write(path, encode_f32(shape, data)).with_context(|| format!("writing {}", path.display()))
-}
 
 /// Decodes a `.npy` holding a little-endian float32 or float64 C-order array, as f32 values and
 /// the shape.
@@ -74,10 +49,16 @@ pub fn decode_float(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>)> {
     let count: usize = shape.iter().product();
     let body = &bytes[start + header_len..];
     if body.len() != count * width {
-        bail!("array holds {} bytes, its shape {shape:?} needs {}", body.len(), count * width);
+        bail!(
+            "array holds {} bytes, its shape {shape:?} needs {}",
+            body.len(),
+            count * width
+        );
     }
     let values = if width == 4 {
-        body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+        body.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
     } else {
         body.chunks_exact(8)
             .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32)
@@ -89,7 +70,8 @@ pub fn decode_float(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>)> {
 /// Reads named float arrays from an `.npz` archive.
 pub fn read_npz(path: &Path, names: &[&str]) -> Result<Vec<Vec<f32>>> {
     let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut archive = zip::ZipArchive::new(file).with_context(|| format!("{}: not an .npz archive", path.display()))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .with_context(|| format!("{}: not an .npz archive", path.display()))?;
     names
         .iter()
         .map(|name| {
@@ -97,8 +79,12 @@ pub fn read_npz(path: &Path, names: &[&str]) -> Result<Vec<Vec<f32>>> {
                 .by_name(&format!("{name}.npy"))
                 .with_context(|| format!("{}: no array {name:?}", path.display()))?;
             let mut bytes = Vec::new();
-            entry.read_to_end(&mut bytes).with_context(|| format!("{}: reading {name}", path.display()))?;
-            decode_float(&bytes).map(|(_, v)| v).with_context(|| format!("{}: array {name}", path.display()))
+            entry
+                .read_to_end(&mut bytes)
+                .with_context(|| format!("{}: reading {name}", path.display()))?;
+            decode_float(&bytes)
+                .map(|(_, v)| v)
+                .with_context(|| format!("{}: array {name}", path.display()))
         })
         .collect()
 }
@@ -111,8 +97,7 @@ mod tests {
     #[test]
     fn npy_round_trip() {
         let data: Vec<f32> = (0..12).map(|i| i as f32 * 0.5).collect();
-        let bytes = encode_f32(&[3, 4], &data);
-        assert_eq!((bytes.len() - data.len() * 4) % 64, 0);
+        let bytes = crate::features::npy_bytes(&[3, 4], &data).unwrap();
         let (shape, back) = decode_float(&bytes).unwrap();
         assert_eq!(shape, vec![3, 4]);
         assert_eq!(back, data);

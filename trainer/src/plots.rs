@@ -54,8 +54,14 @@ pub fn curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
             .label_style((FAMILY, 13))
             .draw()
             .map_err(err(path))?;
-        let train: Vec<(f64, f64)> = history.iter().map(|r| (r.epoch as f64, pick(r).0)).collect();
-        let valid: Vec<(f64, f64)> = history.iter().map(|r| (r.epoch as f64, pick(r).1)).collect();
+        let train: Vec<(f64, f64)> = history
+            .iter()
+            .map(|r| (r.epoch as f64, pick(r).0))
+            .collect();
+        let valid: Vec<(f64, f64)> = history
+            .iter()
+            .map(|r| (r.epoch as f64, pick(r).1))
+            .collect();
         chart
             .draw_series(LineSeries::new(train, BLUE.stroke_width(2)))
             .map_err(err(path))?
@@ -75,8 +81,12 @@ pub fn curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
             .map_err(err(path))?;
         Ok(())
     };
-    series(&left, "loss", max_loss * 1.05, &|r| (r.train_loss, r.valid_loss))?;
-    series(&right, "accuracy", 1.0, &|r| (r.train_accuracy, r.valid_accuracy))?;
+    series(&left, "loss", max_loss * 1.05, &|r| {
+        (r.train_loss, r.valid_loss)
+    })?;
+    series(&right, "accuracy", 1.0, &|r| {
+        (r.train_accuracy, r.valid_accuracy)
+    })?;
     root.present().map_err(err(path))?;
     Ok(())
 }
@@ -87,11 +97,18 @@ pub fn confusion(path: &Path, labels: &[String], matrix: &[Vec<f64>], title: &st
     let k = labels.len();
     let cell = 70i32;
     let (ox, oy) = (110i32, 60i32);
-    let size = (ox as u32 + cell as u32 * k as u32 + 20, oy as u32 + cell as u32 * k as u32 + 70);
+    let size = (
+        ox as u32 + cell as u32 * k as u32 + 20,
+        oy as u32 + cell as u32 * k as u32 + 70,
+    );
     let root = BitMapBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(err(path))?;
     let text = |s: &str, x: i32, y: i32, size: u32, color: &RGBColor| {
-        root.draw(&Text::new(s.to_string(), (x, y), (FAMILY, size).into_font().color(color)))
+        root.draw(&Text::new(
+            s.to_string(),
+            (x, y),
+            (FAMILY, size).into_font().color(color),
+        ))
     };
     text(title, 10, 10, 18, &BLACK).map_err(err(path))?;
     for (i, row) in matrix.iter().enumerate() {
@@ -99,8 +116,11 @@ pub fn confusion(path: &Path, labels: &[String], matrix: &[Vec<f64>], title: &st
             let (x, y) = (ox + j as i32 * cell, oy + i as i32 * cell);
             let shade = (255.0 * (1.0 - v.clamp(0.0, 1.0))) as u8;
             let fill = RGBColor(shade, shade, 255);
-            root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], fill.filled()))
-                .map_err(err(path))?;
+            root.draw(&Rectangle::new(
+                [(x, y), (x + cell, y + cell)],
+                fill.filled(),
+            ))
+            .map_err(err(path))?;
             let color = if v > 0.5 { WHITE } else { BLACK };
             text(&format!("{:.2}", v), x + 18, y + 26, 15, &color).map_err(err(path))?;
         }
@@ -108,10 +128,23 @@ pub fn confusion(path: &Path, labels: &[String], matrix: &[Vec<f64>], title: &st
     }
     for (j, label) in labels.iter().enumerate() {
         let short: String = label.chars().take(8).collect();
-        text(&short, ox + j as i32 * cell + 4, oy + k as i32 * cell + 8, 13, &BLACK).map_err(err(path))?;
-    }
-    text("rows: true emotion, columns: predicted", ox, oy + k as i32 * cell + 36, 14, &BLACK)
+        text(
+            &short,
+            ox + j as i32 * cell + 4,
+            oy + k as i32 * cell + 8,
+            13,
+            &BLACK,
+        )
         .map_err(err(path))?;
+    }
+    text(
+        "rows: true emotion, columns: predicted",
+        ox,
+        oy + k as i32 * cell + 36,
+        14,
+        &BLACK,
+    )
+    .map_err(err(path))?;
     root.present().map_err(err(path))?;
     Ok(())
 }

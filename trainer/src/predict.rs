@@ -74,8 +74,15 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             );
         } else {
             let name = path.display().to_string();
-            let short = if name.len() > 40 { format!("…{}", &name[name.len() - 39..]) } else { name };
-            print!("{short:<40} {:<10}", prediction.label.as_deref().unwrap_or("(silence)"));
+            let short = if name.len() > 40 {
+                format!("…{}", &name[name.len() - 39..])
+            } else {
+                name
+            };
+            print!(
+                "{short:<40} {:<10}",
+                prediction.label.as_deref().unwrap_or("(silence)")
+            );
             for p in &prediction.probabilities {
                 print!(" {p:>9.4}");
             }
@@ -83,7 +90,10 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         }
     }
     if failures > 0 {
-        anyhow::bail!("{failures} of {} files could not be classified", args.audio.len());
+        anyhow::bail!(
+            "{failures} of {} files could not be classified",
+            args.audio.len()
+        );
     }
     Ok(())
 }

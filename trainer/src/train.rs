@@ -7,11 +7,11 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
+use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{ModuleOptimizer, SgdConfig};
-use burn::module::Module;
 use burn::tensor::Device;
 use burn_store::burn_pack::Bytes;
 use burn_store::{BurnpackStore, ModuleSnapshot};
@@ -26,7 +26,9 @@ use sermo_data::{
 };
 use sermo_dsp::{AugmentConfig, FeatureConfig};
 use sermo_model::train::TrainStep as _;
-use sermo_model::{Accuracy, Artifact, ArtifactMeta, Provenance, Scaler, SermoNet, SermoNetConfig, EMOTIONS};
+use sermo_model::{
+    Accuracy, Artifact, ArtifactMeta, EMOTIONS, Provenance, Scaler, SermoNet, SermoNetConfig,
+};
 
 use crate::backend::Backend;
 use crate::metrics::Scores;
@@ -291,8 +293,14 @@ pub fn evaluate(
         let batch = batcher.batch(items, device);
         let logits = model.forward(batch.inputs);
         let loss = loss_fn.forward(logits.clone(), batch.targets);
-        loss_sum += f64::from(loss.try_into_scalar::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?) * n as f64;
-        let best = logits.argmax(1).try_into_data().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        loss_sum += f64::from(
+            loss.try_into_scalar::<f32>()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        ) * n as f64;
+        let best = logits
+            .argmax(1)
+            .try_into_data()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         predicted.extend(
             best.convert::<i64>()
                 .try_to_vec::<i64>()
@@ -314,7 +322,10 @@ fn latest_checkpoint(out: &Path) -> Option<(usize, PathBuf)> {
     let mut best = None;
     for entry in std::fs::read_dir(&dir).ok()?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(n) = name.strip_prefix("epoch-").and_then(|n| n.parse::<usize>().ok()) else {
+        let Some(n) = name
+            .strip_prefix("epoch-")
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
             continue;
         };
         if entry.path().join("state.json").is_file() && best.as_ref().is_none_or(|(b, _)| n > *b) {
@@ -333,10 +344,16 @@ fn save_checkpoint(
     let dir = checkpoint_dir(out, state.epochs_done);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut store = BurnpackStore::from_bytes(None);
-    model.save_into(&mut store).map_err(|e| anyhow::anyhow!("saving the model: {e}"))?;
-    let bytes = store.get_bytes().map_err(|e| anyhow::anyhow!("saving the model: {e}"))?;
+    model
+        .save_into(&mut store)
+        .map_err(|e| anyhow::anyhow!("saving the model: {e}"))?;
+    let bytes = store
+        .get_bytes()
+        .map_err(|e| anyhow::anyhow!("saving the model: {e}"))?;
     write_atomic(&dir.join("model.bpk"), &bytes)?;
-    let optim_bytes = optim.into_bytes().map_err(|e| anyhow::anyhow!("saving the optimizer: {e:?}"))?;
+    let optim_bytes = optim
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("saving the optimizer: {e:?}"))?;
     write_atomic(&dir.join("optim.bpk"), &optim_bytes)?;
     write_atomic(&dir.join("state.json"), &serde_json::to_vec_pretty(state)?)?;
     // Older checkpoints are no longer needed once this one is complete.
@@ -367,20 +384,26 @@ fn load_checkpoint(
         .from_bytes(Bytes::from_bytes_vec(optim_bytes))
         .map_err(|e| anyhow::anyhow!("{}: {e:?}", dir.join("optim.bpk").display()))?;
     let state: TrainState = serde_json::from_slice(
-        &std::fs::read(dir.join("state.json")).with_context(|| format!("reading {}", dir.display()))?,
+        &std::fs::read(dir.join("state.json"))
+            .with_context(|| format!("reading {}", dir.display()))?,
     )
     .with_context(|| format!("{}: state.json", dir.display()))?;
     Ok((optim, state))
 }
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    write_atomic(path, &serde_json::to_vec_pretty(value)?).with_context(|| format!("writing {}", path.display()))
+    write_atomic(path, &serde_json::to_vec_pretty(value)?)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn fit_scaler(cache: &FeatureCache, train: &[Example]) -> Result<Scaler> {
     let rows = train
         .iter()
-        .map(|e| cache.map(*e).context("training example missing from the cache"))
+        .map(|e| {
+            cache
+                .map(*e)
+                .context("training example missing from the cache")
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok(Scaler::fit(rows, cache.map_len())?)
 }
@@ -391,7 +414,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let config_path = out.join("config.json");
     let mut config = if args.resume {
         let text = std::fs::read(&config_path).with_context(|| {
-            format!("--resume: {} has no config.json (nothing to resume)", out.display())
+            format!(
+                "--resume: {} has no config.json (nothing to resume)",
+                out.display()
+            )
         })?;
         serde_json::from_slice::<TrainConfig>(&text)
             .with_context(|| format!("reading {}", config_path.display()))?
@@ -444,7 +470,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         if split.test_actors.is_empty() {
             String::new()
         } else {
-            format!("; test actors {:?}, valid actors {:?}", split.test_actors, split.valid_actors)
+            format!(
+                "; test actors {:?}, valid actors {:?}",
+                split.test_actors, split.valid_actors
+            )
         }
     );
     write_json(&out.join("split.json"), &split)?;
@@ -457,7 +486,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let device = args.backend.device()?;
     let ad_device = device.clone().autodiff();
     let sgd = SgdConfig::new()
-        .with_momentum(Some(MomentumConfig::new().with_momentum(config.momentum).with_dampening(config.dampening)))
+        .with_momentum(Some(
+            MomentumConfig::new()
+                .with_momentum(config.momentum)
+                .with_dampening(config.dampening),
+        ))
         .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay)));
     ad_device.seed(config.seed);
     let mut model = config.model.init(&ad_device);
@@ -479,9 +512,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                     cache.manifest.key
                 );
             }
-            eprintln!("resuming after epoch {epoch} (best valid {:.2} % at epoch {})", 100.0 * state.best_valid_accuracy, state.best_epoch);
+            eprintln!(
+                "resuming after epoch {epoch} (best valid {:.2} % at epoch {})",
+                100.0 * state.best_valid_accuracy,
+                state.best_epoch
+            );
         } else {
-            eprintln!("no checkpoint in {} yet: starting at epoch 1", out.display());
+            eprintln!(
+                "no checkpoint in {} yet: starting at epoch 1",
+                out.display()
+            );
         }
     }
 
@@ -534,7 +574,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             let n = items.len();
             let batch = batcher.batch(items, &ad_device);
             let output = model.step(batch);
-            let loss = output.item.loss.clone().try_into_scalar::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let loss = output
+                .item
+                .loss
+                .clone()
+                .try_into_scalar::<f32>()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             if !loss.is_finite() {
                 bail!("training diverged at epoch {epoch}, step {step}: loss is {loss}");
             }
@@ -559,7 +604,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         bar.finish_and_clear();
 
         let eval_model = model.valid();
-        let (valid_loss, targets, predicted) = evaluate(&eval_model, &valid_set, &batcher, &device)?;
+        let (valid_loss, targets, predicted) =
+            evaluate(&eval_model, &valid_set, &batcher, &device)?;
         let valid_accuracy = Scores::new(&labels, &targets, &predicted).accuracy;
         let record = EpochRecord {
             epoch,
@@ -592,8 +638,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
 
     // Test the best epoch, once.
-    let bytes = std::fs::read(&best_path).with_context(|| format!("reading {}", best_path.display()))?;
-    let mut artifact = Artifact::from_bytes(&bytes).with_context(|| best_path.display().to_string())?;
+    let bytes =
+        std::fs::read(&best_path).with_context(|| format!("reading {}", best_path.display()))?;
+    let mut artifact =
+        Artifact::from_bytes(&bytes).with_context(|| best_path.display().to_string())?;
     let best = artifact.build(&device)?;
     let (_, vt, vp) = evaluate(&best, &valid_set, &batcher, &device)?;
     let (_, tt, tp) = evaluate(&best, &test_set, &batcher, &device)?;
@@ -627,7 +675,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     write_json(&out.join("report.json"), &report)?;
     plots::curves(&out.join("curves.png"), &report.history)?;
-    plots::confusion(&out.join("confusion.png"), &labels, &test.confusion_normalised, &format!("{} test, best epoch {}", report.protocol, report.best_epoch))?;
+    plots::confusion(
+        &out.join("confusion.png"),
+        &labels,
+        &test.confusion_normalised,
+        &format!("{} test, best epoch {}", report.protocol, report.best_epoch),
+    )?;
     eprintln!(
         "test accuracy {:.2} % (macro F1 {:.3}) at best valid epoch {} — {}",
         100.0 * test.accuracy,
@@ -660,30 +713,48 @@ pub struct EvalArgs {
 }
 
 pub fn eval(args: &EvalArgs) -> Result<()> {
-    let bytes = std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
-    let artifact = Artifact::from_bytes(&bytes).with_context(|| args.model.display().to_string())?;
+    let bytes =
+        std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    let artifact =
+        Artifact::from_bytes(&bytes).with_context(|| args.model.display().to_string())?;
     let cache = Arc::new(load_cache(&args.data, &artifact.meta.features, args.seed)?);
     let protocol = args.protocol.protocol();
     let split = protocol.split(&cache.index(), cache.copies(), args.seed)?;
     let device = args.backend.device()?;
     let model = artifact.build(&device)?;
-    let shape = [artifact.meta.features.n_mfcc, artifact.meta.features.n_frames()];
+    let shape = [
+        artifact.meta.features.n_mfcc,
+        artifact.meta.features.n_frames(),
+    ];
     let batcher = MapBatcher::new(Arc::new(artifact.scaler.clone()), shape);
     let test_set = MapDataset::new(cache, split.test.clone());
     let (loss, t, p) = evaluate(&model, &test_set, &batcher, &device)?;
     let scores = Scores::new(&artifact.meta.labels, &t, &p);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({
-            "model": args.model.display().to_string(),
-            "protocol": protocol.to_string(),
-            "seed": args.seed,
-            "loss": loss,
-            "scores": scores,
-        }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "model": args.model.display().to_string(),
+                "protocol": protocol.to_string(),
+                "seed": args.seed,
+                "loss": loss,
+                "scores": scores,
+            }))?
+        );
     } else {
-        println!("{} on {} test ({} examples): accuracy {:.2} %, macro F1 {:.3}, loss {:.4}",
-            args.model.display(), protocol, scores.examples, 100.0 * scores.accuracy, scores.macro_f1, loss);
-        print!("{}", crate::plots::confusion_table(&artifact.meta.labels, &scores.confusion_normalised));
+        println!(
+            "{} on {} test ({} examples): accuracy {:.2} %, macro F1 {:.3}, loss {:.4}",
+            args.model.display(),
+            protocol,
+            scores.examples,
+            100.0 * scores.accuracy,
+            scores.macro_f1,
+            loss
+        );
+        print!(
+            "{}",
+            crate::plots::confusion_table(&artifact.meta.labels, &scores.confusion_normalised)
+        );
     }
     Ok(())
 }

@@ -65,12 +65,22 @@ fn trains_evaluates_predicts_and_resumes() {
     // 1. A short run clearly beats chance (12.5 %) and writes every output.
     ok(fx.train("run", &["--epochs", "4"]).output().unwrap());
     let run = fx.root.join("run");
-    for file in ["report.json", "curves.png", "confusion.png", "model.safetensors", "split.json", "config.json"] {
+    for file in [
+        "report.json",
+        "curves.png",
+        "confusion.png",
+        "model.safetensors",
+        "split.json",
+        "config.json",
+    ] {
         assert!(run.join(file).is_file(), "{file} missing");
     }
     let rep = report(&run);
     let test_acc = rep["test"]["accuracy"].as_f64().unwrap();
-    assert!(test_acc > 0.4, "test accuracy {test_acc} is not clearly above chance");
+    assert!(
+        test_acc > 0.4,
+        "test accuracy {test_acc} is not clearly above chance"
+    );
     assert_eq!(rep["protocol"], "paper");
     assert_eq!(rep["history"].as_array().unwrap().len(), 4);
     let confusion = rep["test"]["confusion_normalised"].as_array().unwrap();
@@ -110,11 +120,19 @@ fn trains_evaluates_predicts_and_resumes() {
     assert_eq!(line["logits"].as_object().unwrap().len(), 8);
 
     // 4. info shows the provenance with its accuracies.
-    let out = ok(sermo().arg("info").arg(run.join("model.safetensors")).arg("--json").output().unwrap());
+    let out = ok(sermo()
+        .arg("info")
+        .arg(run.join("model.safetensors"))
+        .arg("--json")
+        .output()
+        .unwrap());
     let info: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["provenance"]["trained"], true);
     let accs = info["provenance"]["accuracies"].as_array().unwrap();
-    assert!(accs.iter().any(|a| a["split"] == "test" && a["protocol"] == "paper"));
+    assert!(
+        accs.iter()
+            .any(|a| a["split"] == "test" && a["protocol"] == "paper")
+    );
 
     // 5. Kill a run with SIGKILL after its first checkpoint, resume it: the same history as
     //    the uninterrupted run above (same seed), epoch for epoch.
@@ -122,7 +140,10 @@ fn trains_evaluates_predicts_and_resumes() {
     let first = fx.root.join("killed/checkpoints/epoch-0001/state.json");
     let started = Instant::now();
     while !first.is_file() {
-        assert!(started.elapsed() < Duration::from_secs(600), "no checkpoint after 10 minutes");
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "no checkpoint after 10 minutes"
+        );
         if let Some(status) = child.try_wait().unwrap() {
             panic!("training ended before it could be killed: {status}");
         }
@@ -130,14 +151,26 @@ fn trains_evaluates_predicts_and_resumes() {
     }
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
-    ok(fx.train("killed", &["--epochs", "3", "--resume"]).output().unwrap());
+    ok(fx
+        .train("killed", &["--epochs", "3", "--resume"])
+        .output()
+        .unwrap());
     let resumed = report(&fx.root.join("killed"));
     let full = rep["history"].as_array().unwrap();
     let again = resumed["history"].as_array().unwrap();
     assert_eq!(again.len(), 3);
     for (a, b) in full.iter().zip(again) {
-        for key in ["train_loss", "train_accuracy", "valid_loss", "valid_accuracy"] {
-            assert_eq!(a[key], b[key], "epoch {}: {key} differs after resume", a["epoch"]);
+        for key in [
+            "train_loss",
+            "train_accuracy",
+            "valid_loss",
+            "valid_accuracy",
+        ] {
+            assert_eq!(
+                a[key], b[key],
+                "epoch {}: {key} differs after resume",
+                a["epoch"]
+            );
         }
     }
 
@@ -147,7 +180,10 @@ fn trains_evaluates_predicts_and_resumes() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
     ok(fx
-        .train("actor", &["--epochs", "1", "--protocol", "actor", "--test-actors", "1"])
+        .train(
+            "actor",
+            &["--epochs", "1", "--protocol", "actor", "--test-actors", "1"],
+        )
         .output()
         .unwrap());
     let actor = report(&fx.root.join("actor"));
@@ -163,13 +199,22 @@ fn bad_inputs_give_clear_errors() {
     let out = sermo().arg("predict").arg(&junk).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("junk.wav"), "error does not name the file: {err}");
+    assert!(
+        err.contains("junk.wav"),
+        "error does not name the file: {err}"
+    );
 
     let out = sermo().arg("info").arg(&junk).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("junk.wav"));
 
-    let out = sermo().args(["train", "--data"]).arg(dir.path().join("nowhere")).arg("--out").arg(dir.path().join("r")).output().unwrap();
+    let out = sermo()
+        .args(["train", "--data"])
+        .arg(dir.path().join("nowhere"))
+        .arg("--out")
+        .arg(dir.path().join("r"))
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"));
 }

@@ -134,7 +134,9 @@ pub fn default_cache_root() -> PathBuf {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
     let tmp = path.with_extension(format!(
         "{}.tmp",
-        path.extension().map(|e| e.to_string_lossy()).unwrap_or_default()
+        path.extension()
+            .map(|e| e.to_string_lossy())
+            .unwrap_or_default()
     ));
     let mut f = fs::File::create(&tmp).map_err(|e| DataError::io(&tmp, e))?;
     f.write_all(bytes).map_err(|e| DataError::io(&tmp, e))?;
@@ -220,8 +222,10 @@ impl FeatureCache {
                 |mfcc, clip| {
                     let out = (|| {
                         let mfcc = mfcc.as_mut().map_err(|e| e.to_string())?;
-                        let audio = sermo_dsp::decode_file(&clip.path).map_err(|e| e.to_string())?;
-                        let wave = sermo_dsp::waveform(&audio, &spec.features).map_err(|e| e.to_string())?;
+                        let audio =
+                            sermo_dsp::decode_file(&clip.path).map_err(|e| e.to_string())?;
+                        let wave = sermo_dsp::waveform(&audio, &spec.features)
+                            .map_err(|e| e.to_string())?;
                         let (snr, noisy) = sermo_dsp::noisy_copies(
                             &wave,
                             copies,
@@ -263,7 +267,10 @@ impl FeatureCache {
                     data.extend_from_slice(&maps);
                 }
                 Err(reason) if strict => {
-                    return Err(DataError::Dataset(format!("{}: {reason}", clip.path.display())));
+                    return Err(DataError::Dataset(format!(
+                        "{}: {reason}",
+                        clip.path.display()
+                    )));
                 }
                 Err(reason) => failed.push((clip.id.clone(), reason)),
             }
@@ -430,7 +437,10 @@ impl FeatureCache {
         let mut bytes = Vec::with_capacity(export.cache.data_bytes as usize);
         for (name, len, sha) in &export.parts {
             if name.contains('/') || name.contains('\\') || name.contains("..") {
-                return Err(DataError::Cache(format!("{}: bad part name {name:?}", path.display())));
+                return Err(DataError::Cache(format!(
+                    "{}: bad part name {name:?}",
+                    path.display()
+                )));
             }
             let part_path = dir.join(name);
             let part = fs::read(&part_path).map_err(|e| DataError::io(&part_path, e))?;

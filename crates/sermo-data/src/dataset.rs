@@ -40,23 +40,23 @@ impl MapDataset {
 
 impl Dataset<MapItem> for MapDataset {
     fn get(&self, index: usize) -> Result<MapItem, DatasetError> {
-        let example = *self
-            .examples
-            .get(index)
-            .ok_or_else(|| {
-                DatasetError::new(DataError::Dataset(format!(
-                    "index {index} is past the {} examples",
-                    self.examples.len()
-                )))
-            })?;
-        let map = self
-            .cache
-            .map(example)
-            .ok_or_else(|| DatasetError::new(DataError::Dataset(format!("example {example:?} is not in the cache"))))?;
-        let label = self
-            .cache
-            .label(example.clip)
-            .ok_or_else(|| DatasetError::new(DataError::Dataset(format!("clip {} has no label", example.clip))))?;
+        let example = *self.examples.get(index).ok_or_else(|| {
+            DatasetError::new(DataError::Dataset(format!(
+                "index {index} is past the {} examples",
+                self.examples.len()
+            )))
+        })?;
+        let map = self.cache.map(example).ok_or_else(|| {
+            DatasetError::new(DataError::Dataset(format!(
+                "example {example:?} is not in the cache"
+            )))
+        })?;
+        let label = self.cache.label(example.clip).ok_or_else(|| {
+            DatasetError::new(DataError::Dataset(format!(
+                "clip {} has no label",
+                example.clip
+            )))
+        })?;
         Ok(MapItem {
             map: map.to_vec(),
             label,
@@ -90,7 +90,11 @@ impl Batcher<MapItem, Batch> for MapBatcher {
         for item in &items {
             let start = inputs.len();
             inputs.extend_from_slice(&item.map);
-            for ((v, m), s) in inputs[start..].iter_mut().zip(&self.scaler.mean).zip(&self.scaler.std) {
+            for ((v, m), s) in inputs[start..]
+                .iter_mut()
+                .zip(&self.scaler.mean)
+                .zip(&self.scaler.std)
+            {
                 *v = (*v - m) / s;
             }
             targets.push(item.label as i64);

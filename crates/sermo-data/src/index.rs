@@ -44,10 +44,7 @@ impl ClipInfo {
 
 /// Parses a RAVDESS file name (`03-01-05-02-01-02-12.wav`); the error says which field is wrong.
 pub fn parse_name(name: &str) -> Result<ClipInfo, String> {
-    let stem = name
-        .rsplit_once('.')
-        .map(|(stem, _)| stem)
-        .unwrap_or(name);
+    let stem = name.rsplit_once('.').map(|(stem, _)| stem).unwrap_or(name);
     let fields: Vec<&str> = stem.split('-').collect();
     if fields.len() != 7 {
         return Err(format!(
@@ -56,19 +53,45 @@ pub fn parse_name(name: &str) -> Result<ClipInfo, String> {
         ));
     }
     let mut values = [0u8; 7];
-    let names = ["modality", "vocal channel", "emotion", "intensity", "statement", "repetition", "actor"];
+    let names = [
+        "modality",
+        "vocal channel",
+        "emotion",
+        "intensity",
+        "statement",
+        "repetition",
+        "actor",
+    ];
     for (i, field) in fields.iter().enumerate() {
         if field.len() != 2 || !field.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("{} field {field:?} is not two digits", names[i]));
         }
-        values[i] = field.parse().map_err(|_| format!("{} field {field:?}", names[i]))?;
+        values[i] = field
+            .parse()
+            .map_err(|_| format!("{} field {field:?}", names[i]))?;
     }
-    let [modality, vocal_channel, emotion, intensity, statement, repetition, actor] = values;
+    let [
+        modality,
+        vocal_channel,
+        emotion,
+        intensity,
+        statement,
+        repetition,
+        actor,
+    ] = values;
     let check = |ok: bool, what: &str, v: u8| {
-        if ok { Ok(()) } else { Err(format!("{what} {v:02} is out of range")) }
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{what} {v:02} is out of range"))
+        }
     };
     check((1..=3).contains(&modality), "modality", modality)?;
-    check((1..=2).contains(&vocal_channel), "vocal channel", vocal_channel)?;
+    check(
+        (1..=2).contains(&vocal_channel),
+        "vocal channel",
+        vocal_channel,
+    )?;
     check((1..=8).contains(&emotion), "emotion", emotion)?;
     check((1..=2).contains(&intensity), "intensity", intensity)?;
     check((1..=2).contains(&statement), "statement", statement)?;
@@ -143,7 +166,10 @@ impl Index {
             if !is_wav {
                 continue;
             }
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             match parse_name(&name) {
                 Ok(info) if info.is_speech() => {
                     let id = path
@@ -155,11 +181,17 @@ impl Index {
                         .join("/");
                     index.clips.push(Clip { path, id, info });
                 }
-                Ok(_) => index.rejected.push((path, "song clip (vocal channel 02)".into())),
-                Err(reason) => index.rejected.push((path, format!("not a RAVDESS name: {reason}"))),
+                Ok(_) => index
+                    .rejected
+                    .push((path, "song clip (vocal channel 02)".into())),
+                Err(reason) => index
+                    .rejected
+                    .push((path, format!("not a RAVDESS name: {reason}"))),
             }
         }
-        index.clips.sort_by(|a, b| (a.info, &a.id).cmp(&(b.info, &b.id)));
+        index
+            .clips
+            .sort_by(|a, b| (a.info, &a.id).cmp(&(b.info, &b.id)));
         index.rejected.sort();
         let mut seen = BTreeMap::new();
         for clip in &index.clips {
@@ -219,9 +251,25 @@ mod tests {
 
     #[test]
     fn rejects_bad_names_with_reason() {
-        assert!(parse_name("hello.wav").unwrap_err().contains("7 dash-separated"));
-        assert!(parse_name("03-01-09-01-01-01-01.wav").unwrap_err().contains("emotion 09"));
-        assert!(parse_name("03-01-05-01-01-01-25.wav").unwrap_err().contains("actor 25"));
-        assert!(parse_name("03-01-x5-01-01-01-01.wav").unwrap_err().contains("emotion"));
+        assert!(
+            parse_name("hello.wav")
+                .unwrap_err()
+                .contains("7 dash-separated")
+        );
+        assert!(
+            parse_name("03-01-09-01-01-01-01.wav")
+                .unwrap_err()
+                .contains("emotion 09")
+        );
+        assert!(
+            parse_name("03-01-05-01-01-01-25.wav")
+                .unwrap_err()
+                .contains("actor 25")
+        );
+        assert!(
+            parse_name("03-01-x5-01-01-01-01.wav")
+                .unwrap_err()
+                .contains("emotion")
+        );
     }
 }

@@ -81,7 +81,9 @@ impl Split {
         }
         if by_actor {
             let actors = |s: &BTreeSet<usize>| {
-                s.iter().map(|&c| index.clips[c].info.actor).collect::<BTreeSet<_>>()
+                s.iter()
+                    .map(|&c| index.clips[c].info.actor)
+                    .collect::<BTreeSet<_>>()
             };
             let (a, b, c) = (actors(&tr), actors(&va), actors(&te));
             if !a.is_disjoint(&b) || !a.is_disjoint(&c) || !b.is_disjoint(&c) {
@@ -122,7 +124,10 @@ impl Protocol {
                 ..
             } => format!(
                 "actor-t{}",
-                a.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("-")
+                a.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join("-")
             ),
             Protocol::Actor { fold, .. } => format!("actor-f{fold}"),
         }
@@ -193,9 +198,15 @@ fn actor(
     let test_actors: Vec<u8> = match explicit {
         Some(list) => {
             if list.iter().any(|a| !(1..=24).contains(a)) {
-                return Err(DataError::Protocol(format!("test actors {list:?} must be in 1–24")));
+                return Err(DataError::Protocol(format!(
+                    "test actors {list:?} must be in 1–24"
+                )));
             }
-            list.iter().copied().collect::<BTreeSet<_>>().into_iter().collect()
+            list.iter()
+                .copied()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
         }
         None => {
             if folds == 0 || 24 % folds != 0 || fold >= folds {

@@ -88,10 +88,14 @@ pub fn write_dataset(root: &Path, spec: &SyntheticSpec, strong: bool) -> Result<
                         let name = format!(
                             "03-01-{emotion:02}-{intensity:02}-{statement:02}-{repetition:02}-{actor:02}.wav"
                         );
-                        let variant = u64::from(intensity) << 16 | u64::from(statement) << 8 | u64::from(repetition);
+                        let variant = u64::from(intensity) << 16
+                            | u64::from(statement) << 8
+                            | u64::from(repetition);
                         let samples = synthesize(emotion, actor, variant, spec);
                         let path = dir.join(name);
-                        let io = |e: hound::Error| DataError::Dataset(format!("{}: {e}", path.display()));
+                        let io = |e: hound::Error| {
+                            DataError::Dataset(format!("{}: {e}", path.display()))
+                        };
                         let mut writer = hound::WavWriter::create(&path, wav).map_err(io)?;
                         for s in samples {
                             let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;

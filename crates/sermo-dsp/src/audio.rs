@@ -275,10 +275,10 @@ fn decode_source<'s>(source: Box<dyn MediaSource + 's>, name: &str) -> Result<Au
         seconds: frames as f64 / f64::from(sample_rate),
         max_seconds: MAX_DURATION_S,
     };
-    if let Some(n) = header_frames {
-        if n > max_frames {
-            return Err(too_long(n));
-        }
+    if let Some(n) = header_frames
+        && n > max_frames
+    {
+        return Err(too_long(n));
     }
 
     let mut decoder = symphonia::default::get_codecs()
@@ -317,16 +317,26 @@ fn decode_source<'s>(source: Box<dyn MediaSource + 's>, name: &str) -> Result<Au
                 reason: "0 channels".into(),
             });
         }
-        buf.copy_to_vec_interleaved::<f64>(&mut interleaved);
-        if mono.len() as u64 + (interleaved.len() / channels) as u64 > max_frames {
-            return Err(too_long(mono.len() as u64 + (interleaved.len() / channels) as u64));
+        let frames = buf.frames();
+        let total = mono.len() as u64 + frames as u64;
+        if total > max_frames {
+            return Err(too_long(total));
         }
-        let scale = 1.0 / channels as f64;
-        mono.extend(
-            interleaved
-                .chunks_exact(channels)
-                .map(|frame| (frame.iter().sum::<f64>() * scale) as f32),
-        );
+        if channels == 1 {
+            // symphonia's integer → f32 conversion divides by 2^(bits-1) (exactly, in one
+            // rounding), the same value soundfile gives.
+            let start = mono.len();
+            mono.resize(start + frames, 0.0);
+            buf.copy_to_slice_interleaved(&mut mono[start..]);
+        } else {
+            buf.copy_to_vec_interleaved::<f64>(&mut interleaved);
+            let scale = 1.0 / channels as f64;
+            mono.extend(
+                interleaved
+                    .chunks_exact(channels)
+                    .map(|frame| (frame.iter().sum::<f64>() * scale) as f32),
+            );
+        }
     }
 
     if mono.is_empty() {
@@ -335,13 +345,16 @@ fn decode_source<'s>(source: Box<dyn MediaSource + 's>, name: &str) -> Result<Au
             reason: "no audio frames".into(),
         });
     }
-    if let Some(n) = header_frames {
-        if (mono.len() as u64) < n {
-            return Err(DspError::Truncated {
-                file: file(),
-                reason: format!("the header declares {n} frames, the data holds {}", mono.len()),
-            });
-        }
+    if let Some(n) = header_frames
+        && (mono.len() as u64) < n
+    {
+        return Err(DspError::Truncated {
+            file: file(),
+            reason: format!(
+                "the header declares {n} frames, the data holds {}",
+                mono.len()
+            ),
+        });
     }
     if mono.iter().any(|s| !s.is_finite()) {
         return Err(DspError::Malformed {

@@ -103,7 +103,12 @@ mod tests {
 
     fn snr_db(clean: &[f32], noisy: &[f32]) -> f64 {
         let s = mean_square(clean.iter().map(|&v| f64::from(v)));
-        let n = mean_square(clean.iter().zip(noisy).map(|(&c, &y)| f64::from(y) - f64::from(c)));
+        let n = mean_square(
+            clean
+                .iter()
+                .zip(noisy)
+                .map(|(&c, &y)| f64::from(y) - f64::from(c)),
+        );
         10.0 * (s / n).log10()
     }
 
@@ -115,7 +120,10 @@ mod tests {
             let y = add_awgn(&x, target, &mut rng);
             let got = snr_db(&x, &y);
             // Exact up to f32 rounding of the output: K uses this draw's own noise power.
-            assert!((got - f64::from(target)).abs() < 1e-3, "{target} dB: got {got}");
+            assert!(
+                (got - f64::from(target)).abs() < 1e-3,
+                "{target} dB: got {got}"
+            );
         }
     }
 

@@ -131,10 +131,16 @@ impl FeatureConfig {
         }
         if self.window {
             if !(self.offset_s.is_finite() && self.offset_s >= 0.0) {
-                return bad("offset_s", format!("must be finite and >= 0, got {}", self.offset_s));
+                return bad(
+                    "offset_s",
+                    format!("must be finite and >= 0, got {}", self.offset_s),
+                );
             }
             if !(self.duration_s.is_finite() && self.duration_s > 0.0) {
-                return bad("duration_s", format!("must be finite and > 0, got {}", self.duration_s));
+                return bad(
+                    "duration_s",
+                    format!("must be finite and > 0, got {}", self.duration_s),
+                );
             }
             if self.n_samples() == 0 {
                 return bad("duration_s", "is shorter than one sample".into());
@@ -148,7 +154,10 @@ impl FeatureConfig {
             return bad("n_fft", "must be > 0".into());
         }
         if self.n_fft > 1 << 20 {
-            return bad("n_fft", format!("{} is absurdly large (limit 2^20)", self.n_fft));
+            return bad(
+                "n_fft",
+                format!("{} is absurdly large (limit 2^20)", self.n_fft),
+            );
         }
         if self.win_length == 0 {
             return bad("win_length", "must be > 0".into());
@@ -166,7 +175,10 @@ impl FeatureConfig {
             return bad("n_mels", "must be > 0".into());
         }
         if self.n_mels > 4096 {
-            return bad("n_mels", format!("{} is absurdly large (limit 4096)", self.n_mels));
+            return bad(
+                "n_mels",
+                format!("{} is absurdly large (limit 4096)", self.n_mels),
+            );
         }
         if self.n_mfcc == 0 {
             return bad("n_mfcc", "must be > 0".into());
@@ -178,12 +190,18 @@ impl FeatureConfig {
             );
         }
         if !(self.fmin.is_finite() && self.fmin >= 0.0) {
-            return bad("fmin", format!("must be finite and >= 0, got {}", self.fmin));
+            return bad(
+                "fmin",
+                format!("must be finite and >= 0, got {}", self.fmin),
+            );
         }
         let fmax = self.fmax_hz();
         let nyquist = f64::from(self.sample_rate) / 2.0;
         if !(fmax.is_finite() && fmax > f64::from(self.fmin)) {
-            return bad("fmax", format!("{fmax} Hz must exceed fmin {} Hz", self.fmin));
+            return bad(
+                "fmax",
+                format!("{fmax} Hz must exceed fmin {} Hz", self.fmin),
+            );
         }
         if fmax > nyquist {
             return bad(
@@ -191,10 +209,10 @@ impl FeatureConfig {
                 format!("{fmax} Hz exceeds the Nyquist frequency {nyquist} Hz"),
             );
         }
-        if let Some(top) = self.top_db {
-            if !(top.is_finite() && top >= 0.0) {
-                return bad("top_db", format!("must be finite and >= 0, got {top}"));
-            }
+        if let Some(top) = self.top_db
+            && !(top.is_finite() && top >= 0.0)
+        {
+            return bad("top_db", format!("must be finite and >= 0, got {top}"));
         }
         if !(self.amin.is_finite() && self.amin > 0.0) {
             return bad("amin", format!("must be finite and > 0, got {}", self.amin));
@@ -222,6 +240,7 @@ pub(crate) fn seconds_to_samples(seconds: f32, rate: u32) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 
@@ -238,18 +257,91 @@ mod tests {
     #[test]
     fn nonsense_is_rejected() {
         let cases: Vec<(&str, FeatureConfig)> = vec![
-            ("n_fft", FeatureConfig { n_fft: 0, ..Default::default() }),
-            ("win_length", FeatureConfig { win_length: 2048, ..Default::default() }),
-            ("hop_length", FeatureConfig { hop_length: 0, ..Default::default() }),
-            ("n_mfcc", FeatureConfig { n_mfcc: 129, ..Default::default() }),
-            ("n_mels", FeatureConfig { n_mels: 0, ..Default::default() }),
-            ("sample_rate", FeatureConfig { sample_rate: 0, ..Default::default() }),
-            ("fmax", FeatureConfig { fmax: Some(30_000.0), ..Default::default() }),
-            ("fmax", FeatureConfig { fmin: 500.0, fmax: Some(400.0), ..Default::default() }),
-            ("duration_s", FeatureConfig { duration_s: 0.0, ..Default::default() }),
-            ("offset_s", FeatureConfig { offset_s: f32::NAN, ..Default::default() }),
-            ("amin", FeatureConfig { amin: 0.0, ..Default::default() }),
-            ("top_db", FeatureConfig { top_db: Some(-1.0), ..Default::default() }),
+            (
+                "n_fft",
+                FeatureConfig {
+                    n_fft: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "win_length",
+                FeatureConfig {
+                    win_length: 2048,
+                    ..Default::default()
+                },
+            ),
+            (
+                "hop_length",
+                FeatureConfig {
+                    hop_length: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "n_mfcc",
+                FeatureConfig {
+                    n_mfcc: 129,
+                    ..Default::default()
+                },
+            ),
+            (
+                "n_mels",
+                FeatureConfig {
+                    n_mels: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "sample_rate",
+                FeatureConfig {
+                    sample_rate: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "fmax",
+                FeatureConfig {
+                    fmax: Some(30_000.0),
+                    ..Default::default()
+                },
+            ),
+            (
+                "fmax",
+                FeatureConfig {
+                    fmin: 500.0,
+                    fmax: Some(400.0),
+                    ..Default::default()
+                },
+            ),
+            (
+                "duration_s",
+                FeatureConfig {
+                    duration_s: 0.0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "offset_s",
+                FeatureConfig {
+                    offset_s: f32::NAN,
+                    ..Default::default()
+                },
+            ),
+            (
+                "amin",
+                FeatureConfig {
+                    amin: 0.0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "top_db",
+                FeatureConfig {
+                    top_db: Some(-1.0),
+                    ..Default::default()
+                },
+            ),
         ];
         for (field, cfg) in cases {
             match cfg.validate() {

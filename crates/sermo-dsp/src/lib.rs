@@ -66,7 +66,11 @@ pub fn waveform(audio: &Audio, cfg: &FeatureConfig) -> Result<Vec<f32>, DspError
     let len = audio.samples.len();
     let start = native.offset_samples().min(len);
     let end = start.saturating_add(native.n_samples()).min(len);
-    let mut x = resample(&audio.samples[start..end], audio.sample_rate, cfg.sample_rate)?;
+    let mut x = resample(
+        &audio.samples[start..end],
+        audio.sample_rate,
+        cfg.sample_rate,
+    )?;
     x.resize(cfg.n_samples(), 0.0);
     Ok(x)
 }

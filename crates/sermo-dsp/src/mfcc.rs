@@ -17,10 +17,13 @@
 //!    rows are kept.
 //!
 //! # Precision
-//! The FFT runs in f32 (realfft), which is what keeps a clip well under a millisecond;
-//! windowing, the mel filterbank, the logarithm, the top-dB clip and the DCT run in f64.
-//! Against librosa's own float32 pipeline the result differs by about 1e-7 relative
-//! (see `tests/librosa_parity.rs`).
+//! The window, the filterbank and the DCT matrix are computed in f64. The per-frame work
+//! (windowing, FFT, power, mel sums, dB) runs in f32 like librosa's own float32 pipeline, and
+//! the DCT accumulates in f64: that is where f32 rounding showed (the 128-term sums of dB
+//! values around −50 lose the small coefficients' digits; f32 accumulation measured 1e-6
+//! relative against librosa, f64 2e-7). Computing the mel sums or the logarithm in f64 changed
+//! nothing measurable. Result against librosa (float64 reference): ≈ 2e-7 relative, the size
+//! of librosa's own float32-vs-float64 difference (`tests/librosa_parity.rs`).
 //!
 //! # Allocation
 //! [`Mfcc::new`] plans the FFT and builds the window, the sparse filterbank and the DCT matrix
@@ -45,28 +48,30 @@ pub struct Mfcc {
     cfg: FeatureConfig,
     fft: Arc<dyn RealToComplex<f32>>,
     /// The Hamming window (`win_length` values, without the zero padding).
-    window: Vec<f64>,
+    window: Vec<f32>,
     /// Where the window starts inside the `n_fft` frame: `(n_fft − win_length) / 2`.
     win_offset: usize,
     mel: MelBank,
     /// DCT-II (orthonormal) matrix, `[n_mfcc, n_mels]` row-major.
     dct: Vec<f64>,
     /// `10·log10(max(amin, ref_power))`, subtracted from every value.
-    ref_db: f64,
+    ref_db: f32,
     // Scratch, reused across frames and calls.
     frame: Vec<f32>,
     spectrum: Vec<Complex<f32>>,
     fft_scratch: Vec<Complex<f32>>,
-    power: Vec<f64>,
+    power: Vec<f32>,
     /// Mel powers then dB, `[n_mels, n_frames]` row-major.
-    mel_db: Vec<f64>,
+    mel_db: Vec<f32>,
     /// One output row in f64 while the DCT accumulates.
     row: Vec<f64>,
 }
 
 impl fmt::Debug for Mfcc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mfcc").field("cfg", &self.cfg).finish_non_exhaustive()
+        f.debug_struct("Mfcc")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,10 +97,10 @@ impl Mfcc {
             cfg.fmax_hz(),
         );
         Ok(Self {
-            window: hamming_periodic(cfg.win_length),
+            window: to_f32(&hamming_periodic(cfg.win_length)),
             win_offset: (n_fft - cfg.win_length) / 2,
             dct: dct_ortho_matrix(cfg.n_mfcc, cfg.n_mels),
-            ref_db: 10.0 * f64::from(cfg.amin).max(f64::from(cfg.ref_power)).log10(),
+            ref_db: (10.0 * f64::from(cfg.amin).max(f64::from(cfg.ref_power)).log10()) as f32,
             frame: fft.make_input_vec(),
             spectrum: fft.make_output_vec(),
             fft_scratch: fft.make_scratch_vec(),
@@ -145,42 +150,43 @@ impl Mfcc {
             });
         }
         self.mel_db.resize(n_mels * n_frames, 0.0);
-        self.row.resize(n_frames, 0.0);
 
         for t in 0..n_frames {
             self.power_spectrum(samples, t)?;
             for (m, band) in self.mel.bands.iter().enumerate() {
                 let p = &self.power[band.start..band.start + band.weights.len()];
-                let s: f64 = band.weights.iter().zip(p).map(|(w, p)| w * p).sum();
+                let s: f32 = band.weights.iter().zip(p).map(|(w, p)| w * p).sum();
                 self.mel_db[m * n_frames + t] = s;
             }
         }
 
         // power_to_db, with top_db relative to the maximum of the whole matrix.
-        let amin = f64::from(self.cfg.amin);
-        let mut max = f64::NEG_INFINITY;
+        let amin = self.cfg.amin;
+        let mut max = f32::NEG_INFINITY;
         for v in &mut self.mel_db {
             *v = 10.0 * v.max(amin).log10() - self.ref_db;
             max = max.max(*v);
         }
         if let Some(top_db) = self.cfg.top_db {
-            let floor = max - f64::from(top_db);
+            let floor = max - top_db;
             for v in &mut self.mel_db {
                 *v = v.max(floor);
             }
         }
 
-        // DCT-II over the mel axis, one output row at a time, vectorised over frames.
-        for k in 0..n_mfcc {
+        // DCT-II over the mel axis: out = D · dB, one output row at a time, vectorised over
+        // frames (contiguous in both `mel_db` and `out`).
+        // DCT-II over the mel axis, out = D · dB, accumulated in f64 one output row at a
+        // time, vectorised over frames (contiguous in both `mel_db` and `out`).
+        self.row.resize(n_frames, 0.0);
+        for (k, dst) in out.chunks_exact_mut(n_frames).enumerate() {
             self.row.fill(0.0);
             let coeffs = &self.dct[k * n_mels..(k + 1) * n_mels];
-            for (m, &c) in coeffs.iter().enumerate() {
-                let src = &self.mel_db[m * n_frames..(m + 1) * n_frames];
+            for (&c, src) in coeffs.iter().zip(self.mel_db.chunks_exact(n_frames)) {
                 for (acc, &x) in self.row.iter_mut().zip(src) {
-                    *acc += c * x;
+                    *acc += c * f64::from(x);
                 }
             }
-            let dst = &mut out[k * n_frames..(k + 1) * n_frames];
             for (o, &v) in dst.iter_mut().zip(&self.row) {
                 *o = v as f32;
             }
@@ -211,20 +217,18 @@ impl Mfcc {
         if inside {
             let src = &samples[first as usize..first as usize + win_len];
             for ((d, &x), &w) in dst.iter_mut().zip(src).zip(&self.window) {
-                *d = (f64::from(x) * w) as f32;
+                *d = x * w;
             }
         } else {
             for (j, (d, &w)) in dst.iter_mut().zip(&self.window).enumerate() {
-                let x = padded_sample(samples, first + j as isize, self.cfg.pad_mode);
-                *d = (f64::from(x) * w) as f32;
+                *d = padded_sample(samples, first + j as isize, self.cfg.pad_mode) * w;
             }
         }
         self.fft
             .process_with_scratch(frame, &mut self.spectrum, &mut self.fft_scratch)
             .map_err(|e| DspError::Fft(e.to_string()))?;
         for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
-            let (re, im) = (f64::from(c.re), f64::from(c.im));
-            *p = re * re + im * im;
+            *p = c.re * c.re + c.im * c.im;
         }
         Ok(())
     }
@@ -252,6 +256,10 @@ fn padded_sample(x: &[f32], i: isize, mode: PadMode) -> f32 {
     }
 }
 
+fn to_f32(x: &[f64]) -> Vec<f32> {
+    x.iter().map(|&v| v as f32).collect()
+}
+
 /// Periodic ("DFT-even") Hamming window: `0.54 − 0.46·cos(2πn / N)`, n = 0..N.
 pub(crate) fn hamming_periodic(n: usize) -> Vec<f64> {
     let len = n as f64;
@@ -265,7 +273,11 @@ pub(crate) fn dct_ortho_matrix(n_out: usize, n_in: usize) -> Vec<f64> {
     let n = n_in as f64;
     let mut m = Vec::with_capacity(n_out * n_in);
     for k in 0..n_out {
-        let scale = if k == 0 { (1.0 / n).sqrt() } else { (2.0 / n).sqrt() };
+        let scale = if k == 0 {
+            (1.0 / n).sqrt()
+        } else {
+            (2.0 / n).sqrt()
+        };
         for i in 0..n_in {
             let arg = std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2.0 * n);
             m.push(scale * arg.cos());
@@ -278,7 +290,7 @@ pub(crate) fn dct_ortho_matrix(n_out: usize, n_in: usize) -> Vec<f64> {
 #[derive(Clone, Debug)]
 struct Band {
     start: usize,
-    weights: Vec<f64>,
+    weights: Vec<f32>,
 }
 
 /// The Slaney mel filterbank, stored sparsely (each triangle spans a few bins).
@@ -301,7 +313,7 @@ impl MelBank {
                 match (first, last) {
                     (Some(a), Some(b)) => Band {
                         start: a,
-                        weights: row[a..=b].to_vec(),
+                        weights: to_f32(&row[a..=b]),
                     },
                     // An empty filter (too narrow for the FFT resolution): librosa keeps the
                     // row of zeros, so its power is 0 and its dB value is the floor.

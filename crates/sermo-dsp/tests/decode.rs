@@ -101,7 +101,11 @@ fn wav_f64(rate: u32, channels: usize, frames: usize) -> Vec<u8> {
     fmt.extend_from_slice(&(8 * ch).to_le_bytes());
     fmt.extend_from_slice(&64u16.to_le_bytes());
     fmt.extend_from_slice(&0u16.to_le_bytes());
-    riff(&[(b"fmt ", &fmt), (b"fact", &(frames as u32).to_le_bytes()), (b"data", &data)])
+    riff(&[
+        (b"fmt ", &fmt),
+        (b"fact", &(frames as u32).to_le_bytes()),
+        (b"data", &data),
+    ])
 }
 
 /// A RIFF/WAVE file from chunks, sizes computed from the contents.
@@ -173,8 +177,15 @@ fn fixture_clips_decode() {
     for clip in clips {
         let name = clip["file"].as_str().unwrap();
         let audio = decode_file(dir.join(name)).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(u64::from(audio.sample_rate), clip["sample_rate"].as_u64().unwrap());
-        assert_eq!(audio.samples.len() as u64, clip["frames"].as_u64().unwrap(), "{name}");
+        assert_eq!(
+            u64::from(audio.sample_rate),
+            clip["sample_rate"].as_u64().unwrap()
+        );
+        assert_eq!(
+            audio.samples.len() as u64,
+            clip["frames"].as_u64().unwrap(),
+            "{name}"
+        );
         let peak = audio.samples.iter().fold(0f32, |m, &s| m.max(s.abs()));
         assert!(peak <= 1.0 && peak > 0.0, "{name}: peak {peak}");
     }
@@ -194,7 +205,10 @@ fn expect_err(bytes: &[u8], name: &str) -> DspError {
 
 #[test]
 fn empty_input() {
-    assert!(matches!(expect_err(&[], "empty.wav"), DspError::Empty { .. }));
+    assert!(matches!(
+        expect_err(&[], "empty.wav"),
+        DspError::Empty { .. }
+    ));
     // A valid header with no frames.
     let bytes = riff(&[(b"fmt ", &pcm_fmt(1, 48_000, 16)), (b"data", &[])]);
     let err = expect_err(&bytes, "noframes.wav");
@@ -204,9 +218,17 @@ fn empty_input() {
 #[test]
 fn garbage_is_not_audio() {
     let text = b"This is certainly not a RIFF file, just some text that goes on for a while.";
-    assert!(matches!(expect_err(text, "notes.txt"), DspError::NotAudio { .. }));
-    let noise: Vec<u8> = (0..10_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    assert!(matches!(expect_err(&noise, "noise.wav"), DspError::NotAudio { .. }));
+    assert!(matches!(
+        expect_err(text, "notes.txt"),
+        DspError::NotAudio { .. }
+    ));
+    let noise: Vec<u8> = (0..10_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    assert!(matches!(
+        expect_err(&noise, "noise.wav"),
+        DspError::NotAudio { .. }
+    ));
 }
 
 #[test]
@@ -217,9 +239,13 @@ fn truncated_data_and_header() {
     for cut in [4, 12, 20, 30, 40] {
         let _ = expect_err(&full[..cut], &format!("cut{cut}.wav"));
     }
-    let flac = std::fs::read(common::fixtures().join("audio/speech-48000hz-pcm16-mono.flac")).unwrap();
+    let flac =
+        std::fs::read(common::fixtures().join("audio/speech-48000hz-pcm16-mono.flac")).unwrap();
     let err = expect_err(&flac[..flac.len() / 2], "half.flac");
-    assert!(matches!(err, DspError::Truncated { .. } | DspError::Malformed { .. }), "{err}");
+    assert!(
+        matches!(err, DspError::Truncated { .. } | DspError::Malformed { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -248,7 +274,10 @@ fn absurd_header_claims_two_to_the_31_frames() {
 #[test]
 fn longer_than_the_cap() {
     // 8 kHz 8-bit mono, 601 s: a truthful header over the 600 s limit.
-    let bytes = riff(&[(b"fmt ", &pcm_fmt(1, 8_000, 8)), (b"data", &vec![128u8; 8_000 * 601])]);
+    let bytes = riff(&[
+        (b"fmt ", &pcm_fmt(1, 8_000, 8)),
+        (b"data", &vec![128u8; 8_000 * 601]),
+    ]);
     let err = expect_err(&bytes, "long.wav");
     assert!(matches!(err, DspError::TooLong { .. }), "{err}");
     assert!(err.to_string().contains("600"), "{err}");
@@ -263,7 +292,10 @@ fn zero_rate_and_zero_channels() {
     let bytes = riff(&[(b"fmt ", &pcm_fmt(0, 48_000, 16)), (b"data", &[0u8; 100])]);
     let err = expect_err(&bytes, "ch0.wav");
     assert!(err.to_string().contains("0 channels"), "{err}");
-    let bytes = riff(&[(b"fmt ", &pcm_fmt(60_000, 48_000, 32)), (b"data", &[0u8; 100])]);
+    let bytes = riff(&[
+        (b"fmt ", &pcm_fmt(60_000, 48_000, 32)),
+        (b"data", &[0u8; 100]),
+    ]);
     let _ = expect_err(&bytes, "ch60000.wav");
     let bytes = riff(&[(b"fmt ", &pcm_fmt(1, 48_000, 0)), (b"data", &[0u8; 100])]);
     let _ = expect_err(&bytes, "bits0.wav");
@@ -273,7 +305,10 @@ fn zero_rate_and_zero_channels() {
 fn missing_file_names_the_path() {
     let err = decode_file("/nonexistent/dir/clip.wav").unwrap_err();
     assert!(matches!(err, DspError::Io { .. }));
-    assert!(err.to_string().contains("/nonexistent/dir/clip.wav"), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/dir/clip.wav"),
+        "{err}"
+    );
 }
 
 /// Corrupting bytes of valid files (mostly in the header) gives errors, never a panic: a small
@@ -284,8 +319,8 @@ fn corrupted_headers_never_panic() {
         wav(Enc::I16, 44_100, 2, 300),
         wav(Enc::I24, 48_000, 6, 300),
         wav(Enc::F32, 16_000, 1, 300),
-        std::fs::read(common::fixtures().join("audio/speech-48000hz-pcm16-mono.flac"))
-            .unwrap()[..6000]
+        std::fs::read(common::fixtures().join("audio/speech-48000hz-pcm16-mono.flac")).unwrap()
+            [..6000]
             .to_vec(),
     ];
     let mut state = 0x9E37_79B9_7F4A_7C15u64;

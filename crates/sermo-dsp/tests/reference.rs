@@ -32,6 +32,7 @@ fn np_pad(x: &[f64], p: usize, mode: PadMode) -> Vec<f64> {
             v.extend(std::iter::repeat_n(0.0, p));
             v
         }
+        PadMode::Reflect if x.len() == 1 => vec![x[0]; x.len() + 2 * p],
         PadMode::Reflect => {
             let mut v = x.to_vec();
             let (mut left, mut right) = (p, p);
@@ -62,8 +63,7 @@ fn reference_mfcc(x: &[f32], cfg: &FeatureConfig) -> Vec<f64> {
     let mut window = vec![0.0; n_fft];
     let lpad = (n_fft - win) / 2;
     for i in 0..win {
-        window[lpad + i] =
-            0.54 - 0.46 * (2.0 * std::f64::consts::PI * i as f64 / win as f64).cos();
+        window[lpad + i] = 0.54 - 0.46 * (2.0 * std::f64::consts::PI * i as f64 / win as f64).cos();
     }
 
     // Dense Slaney filterbank from its definition.
@@ -92,7 +92,9 @@ fn reference_mfcc(x: &[f32], cfg: &FeatureConfig) -> Vec<f64> {
         .collect();
     let mut db = vec![vec![0.0; n_frames]; cfg.n_mels];
     for t in 0..n_frames {
-        let frame: Vec<f64> = (0..n_fft).map(|i| padded[t * hop + i] * window[i]).collect();
+        let frame: Vec<f64> = (0..n_fft)
+            .map(|i| padded[t * hop + i] * window[i])
+            .collect();
         let power: Vec<f64> = (0..n_bins)
             .map(|k| {
                 let (mut re, mut im) = (0.0, 0.0);
@@ -111,7 +113,10 @@ fn reference_mfcc(x: &[f32], cfg: &FeatureConfig) -> Vec<f64> {
         }
     }
     if let Some(top) = cfg.top_db {
-        let max = db.iter().flatten().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+        let max = db
+            .iter()
+            .flatten()
+            .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
         for v in db.iter_mut().flatten() {
             *v = v.max(max - f64::from(top));
         }
@@ -121,7 +126,11 @@ fn reference_mfcc(x: &[f32], cfg: &FeatureConfig) -> Vec<f64> {
     let n = cfg.n_mels as f64;
     let mut out = vec![0.0; cfg.n_mfcc * n_frames];
     for k in 0..cfg.n_mfcc {
-        let scale = if k == 0 { (1.0 / n).sqrt() } else { (2.0 / n).sqrt() };
+        let scale = if k == 0 {
+            (1.0 / n).sqrt()
+        } else {
+            (2.0 / n).sqrt()
+        };
         for t in 0..n_frames {
             out[k * n_frames + t] = scale
                 * (0..cfg.n_mels)
@@ -160,7 +169,11 @@ fn check(cfg: &FeatureConfig, x: &[f32], bound: f64) {
     let want32: Vec<f32> = want.iter().map(|&v| v as f32).collect();
     let err = common::rel_err(&fast, &want32);
     println!("{cfg:?} len {}: {err:.2e}", x.len());
-    assert!(err < bound, "relative error {err:.3e} for {cfg:?}, len {}", x.len());
+    assert!(
+        err < bound,
+        "relative error {err:.3e} for {cfg:?}, len {}",
+        x.len()
+    );
 }
 
 #[test]

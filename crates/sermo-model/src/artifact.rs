@@ -24,7 +24,7 @@ use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 use sermo_dsp::FeatureConfig;
 
-use crate::{ModelError, SermoNet, SermoNetConfig, Scaler};
+use crate::{ModelError, Scaler, SermoNet, SermoNetConfig};
 
 /// The format name written into every artifact.
 pub const FORMAT: &str = "sermo-model";
@@ -35,7 +35,14 @@ pub const META_KEY: &str = "sermo";
 /// The RAVDESS emotions in the dataset's code order (01 … 08), which is also the paper's
 /// Table 1 order.
 pub const EMOTIONS: [&str; 8] = [
-    "neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised",
+    "neutral",
+    "calm",
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgust",
+    "surprised",
 ];
 
 /// Where a model came from and how good it is.
@@ -203,10 +210,20 @@ impl Artifact {
             return Err(bad(format!(
                 "weights do not fit the network: {} missing {:?}, {} unexpected {:?}, errors {:?}",
                 result.missing.len(),
-                result.missing.iter().map(|(n, _)| n).take(5).collect::<Vec<_>>(),
+                result
+                    .missing
+                    .iter()
+                    .map(|(n, _)| n)
+                    .take(5)
+                    .collect::<Vec<_>>(),
                 result.unused.len(),
                 result.unused.iter().take(5).collect::<Vec<_>>(),
-                result.errors.iter().take(3).map(|e| e.to_string()).collect::<Vec<_>>(),
+                result
+                    .errors
+                    .iter()
+                    .take(3)
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>(),
             )));
         }
         Ok(model.valid())
@@ -216,7 +233,10 @@ impl Artifact {
     fn check(&self) -> Result<(), ModelError> {
         let meta = &self.meta;
         if meta.format != FORMAT {
-            return Err(bad(format!("format is {:?}, expected {FORMAT:?}", meta.format)));
+            return Err(bad(format!(
+                "format is {:?}, expected {FORMAT:?}",
+                meta.format
+            )));
         }
         if meta.version != FORMAT_VERSION {
             return Err(bad(format!(
@@ -224,8 +244,12 @@ impl Artifact {
                 meta.version
             )));
         }
-        meta.features.validate().map_err(|e| bad(format!("feature config: {e}")))?;
-        meta.model.check().map_err(|e| bad(format!("model config: {e}")))?;
+        meta.features
+            .validate()
+            .map_err(|e| bad(format!("feature config: {e}")))?;
+        meta.model
+            .check()
+            .map_err(|e| bad(format!("model config: {e}")))?;
         if meta.labels.len() != meta.model.num_classes {
             return Err(bad(format!(
                 "{} labels for a network with {} classes",
@@ -253,7 +277,11 @@ impl Artifact {
             buffers.push((format!("model.{name}"), t.shape.clone(), le_f32(&t.values)));
         }
         let shape = vec![self.meta.features.n_mfcc, self.meta.features.n_frames()];
-        buffers.push(("scaler.mean".into(), shape.clone(), le_f32(&self.scaler.mean)));
+        buffers.push((
+            "scaler.mean".into(),
+            shape.clone(),
+            le_f32(&self.scaler.mean),
+        ));
         buffers.push(("scaler.std".into(), shape, le_f32(&self.scaler.std)));
         let views = buffers
             .iter()
@@ -280,8 +308,8 @@ impl Artifact {
             .as_ref()
             .and_then(|m| m.get(META_KEY))
             .ok_or_else(|| bad(format!("no {META_KEY:?} metadata: not a sermo model")))?;
-        let probe: serde_json::Value = serde_json::from_str(json)
-            .map_err(|e| bad(format!("metadata is not JSON ({e})")))?;
+        let probe: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| bad(format!("metadata is not JSON ({e})")))?;
         if probe.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
             return Err(bad(format!("metadata format is not {FORMAT:?}")));
         }
@@ -300,7 +328,10 @@ impl Artifact {
         let mut std = None;
         for (name, view) in st.tensors() {
             if view.dtype() != Dtype::F32 {
-                return Err(bad(format!("tensor {name} is {:?}, expected F32", view.dtype())));
+                return Err(bad(format!(
+                    "tensor {name} is {:?}, expected F32",
+                    view.dtype()
+                )));
             }
             let values = f32_from_le(view.data());
             if let Some(path) = name.strip_prefix("model.") {

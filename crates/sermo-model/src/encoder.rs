@@ -5,11 +5,13 @@
 //! other names; this one keeps PyTorch's packed `in_proj` (one `[40, 120]` matmul instead of
 //! three), its post-norm order and ReLU, which is what the paper's code ran.
 
-use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, Relu};
+use burn::module::{Module, Param};
+use burn::nn::{
+    Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig, Relu,
+};
+use burn::tensor::Device;
 use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
-use burn::tensor::Device;
 
 /// Multi-head self-attention with a packed input projection (PyTorch's `MultiheadAttention`).
 #[derive(Module, Debug)]
@@ -25,10 +27,19 @@ pub struct SelfAttention {
 }
 
 impl SelfAttention {
+    /// Initialised as PyTorch's `MultiheadAttention`: Xavier-uniform packed input projection,
+    /// default (Kaiming-uniform) output projection, both biases zero.
     fn new(d_model: usize, n_heads: usize, dropout: f64, device: &Device) -> Self {
+        let zero_bias = |mut linear: Linear, d: usize| {
+            linear.bias = Some(Param::from_tensor(Tensor::zeros([d], device)));
+            linear
+        };
+        let in_proj = LinearConfig::new(d_model, 3 * d_model)
+            .with_initializer(Initializer::XavierUniform { gain: 1.0 })
+            .init(device);
         Self {
-            in_proj: LinearConfig::new(d_model, 3 * d_model).init(device),
-            out_proj: LinearConfig::new(d_model, d_model).init(device),
+            in_proj: zero_bias(in_proj, 3 * d_model),
+            out_proj: zero_bias(LinearConfig::new(d_model, d_model).init(device), d_model),
             dropout: DropoutConfig::new(dropout).init(),
             n_heads,
         }

@@ -24,7 +24,10 @@ const REMAPS: [(&str, &str); 7] = [
     (r"^conv2Dblock(\d)\.6\.", "conv2d_block${1}.bn2."),
     (r"^conv2Dblock(\d)\.10\.", "conv2d_block${1}.conv3."),
     (r"^conv2Dblock(\d)\.11\.", "conv2d_block${1}.bn3."),
-    (r"\.self_attn\.in_proj_(weight|bias)$", ".self_attn.in_proj.${1}"),
+    (
+        r"\.self_attn\.in_proj_(weight|bias)$",
+        ".self_attn.in_proj.${1}",
+    ),
 ];
 
 /// Loads a `torch.save(model.state_dict(), path)` file of the reference architecture into a
@@ -61,9 +64,19 @@ pub fn import_state_dict(
     if !result.missing.is_empty() || !unused.is_empty() || !result.errors.is_empty() {
         return Err(fail(format!(
             "it does not hold the reference architecture: missing {:?}, unexpected {:?}, errors {:?}",
-            result.missing.iter().map(|(n, _)| n).take(6).collect::<Vec<_>>(),
+            result
+                .missing
+                .iter()
+                .map(|(n, _)| n)
+                .take(6)
+                .collect::<Vec<_>>(),
             unused.iter().take(6).collect::<Vec<_>>(),
-            result.errors.iter().take(3).map(|e| e.to_string()).collect::<Vec<_>>(),
+            result
+                .errors
+                .iter()
+                .take(3)
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>(),
         )));
     }
     Ok(model.valid())

@@ -26,7 +26,10 @@ impl Scaler {
 
     /// Fits mean and population std over `rows`, each a flattened feature map of equal length.
     /// Accumulates in f64 so thousands of rows lose no precision.
-    pub fn fit<'a>(rows: impl IntoIterator<Item = &'a [f32]>, len: usize) -> Result<Self, ModelError> {
+    pub fn fit<'a>(
+        rows: impl IntoIterator<Item = &'a [f32]>,
+        len: usize,
+    ) -> Result<Self, ModelError> {
         let mut sum = vec![0f64; len];
         let mut sq = vec![0f64; len];
         let mut n = 0usize;

@@ -26,7 +26,14 @@ fn fixtures() -> PathBuf {
 fn read_f32(name: &str, len: usize) -> Vec<f32> {
     let path = fixtures().join(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(bytes.len(), 4 * len, "{} holds {} bytes, expected {}", path.display(), bytes.len(), 4 * len);
+    assert_eq!(
+        bytes.len(),
+        4 * len,
+        "{} holds {} bytes, expected {}",
+        path.display(),
+        bytes.len(),
+        4 * len
+    );
     bytes
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -48,8 +55,12 @@ fn relative_error(ours: &[f32], reference: &[f32]) -> f64 {
 }
 
 fn load_fixture_model(device: &Device) -> SermoNet {
-    import_state_dict(&fixtures().join("state_dict.pt"), &SermoNetConfig::paper(), device)
-        .expect("the reference state_dict imports")
+    import_state_dict(
+        &fixtures().join("state_dict.pt"),
+        &SermoNetConfig::paper(),
+        device,
+    )
+    .expect("the reference state_dict imports")
 }
 
 /// The three branch embeddings, concatenated as `SermoNet::forward` does (512 | 512 | 40), to
@@ -57,8 +68,16 @@ fn load_fixture_model(device: &Device) -> SermoNet {
 fn embedding(model: &SermoNet, x: Tensor<4>) -> Vec<f32> {
     let spatial1 = model.conv2d_block1.forward(x.clone());
     let spatial2 = model.conv2d_block2.forward(x.clone());
-    let sequence = model.transformer_maxpool.forward(x).squeeze_dim::<3>(1).swap_dims(1, 2);
-    let temporal = model.transformer_encoder.forward(sequence).mean_dim(1).squeeze_dim::<2>(1);
+    let sequence = model
+        .transformer_maxpool
+        .forward(x)
+        .squeeze_dim::<3>(1)
+        .swap_dims(1, 2);
+    let temporal = model
+        .transformer_encoder
+        .forward(sequence)
+        .mean_dim(1)
+        .squeeze_dim::<2>(1);
     to_vec(Tensor::cat(vec![spatial1, spatial2, temporal], 1))
 }
 
@@ -76,15 +95,28 @@ fn logits_and_probabilities_match_pytorch() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32))
+        .flat_map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+        })
         .collect();
 
     let x = Tensor::<4>::from_data(TensorData::new(input, INPUT), &device);
 
     // Per-branch agreement first: printed so a failure below says where it comes from.
     let ours_embedding = embedding(&model, x.clone());
-    for (name, lo, hi) in [("conv2Dblock1", 0, 512), ("conv2Dblock2", 512, 1024), ("transformer", 1024, 1064)] {
-        let pick = |v: &[f32]| -> Vec<f32> { v.chunks_exact(1064).flat_map(|row| row[lo..hi].to_vec()).collect() };
+    for (name, lo, hi) in [
+        ("conv2Dblock1", 0, 512),
+        ("conv2Dblock2", 512, 1024),
+        ("transformer", 1024, 1064),
+    ] {
+        let pick = |v: &[f32]| -> Vec<f32> {
+            v.chunks_exact(1064)
+                .flat_map(|row| row[lo..hi].to_vec())
+                .collect()
+        };
         let error = relative_error(&pick(&ours_embedding), &pick(&torch_embedding));
         println!("branch {name:<13} relative error {error:.3e}");
     }
@@ -106,8 +138,14 @@ fn logits_and_probabilities_match_pytorch() {
     println!("ours  logits {logits:?}");
     println!("torch logits {torch_logits:?}");
 
-    assert_eq!(logits, forward_logits, "infer's logits differ from forward's");
-    assert!(logits_error <= TOLERANCE, "logits differ from PyTorch's: relative error {logits_error:.3e}");
+    assert_eq!(
+        logits, forward_logits,
+        "infer's logits differ from forward's"
+    );
+    assert!(
+        logits_error <= TOLERANCE,
+        "logits differ from PyTorch's: relative error {logits_error:.3e}"
+    );
     assert!(
         probabilities_error <= TOLERANCE,
         "probabilities differ from PyTorch's: relative error {probabilities_error:.3e}"
@@ -127,7 +165,8 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("sermo-pytorch-parity-{tag}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("sermo-pytorch-parity-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         Self(dir)
     }
@@ -147,23 +186,37 @@ fn truncated_or_corrupt_state_dict_is_an_error_not_a_panic() {
     let n = bytes.len();
     let mut cases: Vec<(String, Vec<u8>)> = [0, 4, 100, n / 2, n - 1000, n - 10]
         .into_iter()
-        .map(|len| (format!("truncated to {len} of {n} bytes"), bytes[..len].to_vec()))
+        .map(|len| {
+            (
+                format!("truncated to {len} of {n} bytes"),
+                bytes[..len].to_vec(),
+            )
+        })
         .collect();
-    cases.push(("not a zip file".into(), b"this is not a PyTorch file\n".repeat(100)));
+    cases.push((
+        "not a zip file".into(),
+        b"this is not a PyTorch file\n".repeat(100),
+    ));
 
     for (i, (what, contents)) in cases.into_iter().enumerate() {
         let path = scratch.0.join(format!("broken-{i}.pt"));
         std::fs::write(&path, contents).unwrap();
-        let result = catch_unwind(AssertUnwindSafe(|| import_state_dict(&path, &SermoNetConfig::paper(), &device)));
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            import_state_dict(&path, &SermoNetConfig::paper(), &device)
+        }));
         match result {
-            Err(_) => panic!("importing a state_dict {what} panicked instead of returning an error"),
+            Err(_) => {
+                panic!("importing a state_dict {what} panicked instead of returning an error")
+            }
             Ok(Ok(_)) => panic!("importing a state_dict {what} succeeded"),
             Ok(Err(e)) => println!("{what}: {e}"),
         }
     }
 
     let missing = scratch.0.join("missing.pt");
-    let e = import_state_dict(&missing, &SermoNetConfig::paper(), &device).err().expect("a missing file is an error");
+    let e = import_state_dict(&missing, &SermoNetConfig::paper(), &device)
+        .err()
+        .expect("a missing file is an error");
     println!("missing file: {e}");
 }
 
@@ -171,16 +224,28 @@ fn truncated_or_corrupt_state_dict_is_an_error_not_a_panic() {
 fn state_dict_of_another_architecture_names_the_missing_tensors() {
     let device = Device::flex();
     let path = fixtures().join("other_arch.pt");
-    let result = catch_unwind(AssertUnwindSafe(|| import_state_dict(&path, &SermoNetConfig::paper(), &device)));
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        import_state_dict(&path, &SermoNetConfig::paper(), &device)
+    }));
     let error = match result {
         Err(_) => panic!("importing another architecture's state_dict panicked"),
         Ok(Ok(_)) => panic!("a bare nn.Linear(3, 4) state_dict imported as the paper's network"),
         Ok(Err(e)) => e.to_string(),
     };
     println!("other architecture: {error}");
-    assert!(error.contains("missing"), "the error does not say tensors are missing: {error}");
     assert!(
-        ["conv2d_block", "conv2Dblock", "transformer_encoder", "fc1_linear"].iter().any(|name| error.contains(name)),
+        error.contains("missing"),
+        "the error does not say tensors are missing: {error}"
+    );
+    assert!(
+        [
+            "conv2d_block",
+            "conv2Dblock",
+            "transformer_encoder",
+            "fc1_linear"
+        ]
+        .iter()
+        .any(|name| error.contains(name)),
         "the error names none of the network's tensors: {error}"
     );
 }

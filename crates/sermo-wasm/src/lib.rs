@@ -1,1 +1,433 @@
-//! placeholder
+//! The browser surface of sermo: one exported [`Classifier`], built with wasm-bindgen.
+//!
+//! A thin boundary over [`sermo_model::Classifier`], the one path from audio to label that the
+//! CLI uses too: audio crosses as a `Float32Array` and its sample rate, the model as the
+//! artifact's bytes (a `Uint8Array`), and results come back as plain JavaScript objects.
+//!
+//! - Backends: `"auto"` tries WebGPU (asynchronous device setup, the adapter requested twice)
+//!   and falls back to burn's Flex CPU backend, recording why — also when the only adapter is a
+//!   software one (SwiftShader), which is slower than the CPU backend; `"webgpu"` and `"cpu"`
+//!   force one.
+//! - Read-back is asynchronous only ([`sermo_model::Classifier::predict_maps_async`]), the only
+//!   kind WebGPU in a browser allows; the CPU backend takes the same path.
+//! - Calls to `classify` on one classifier run one after another, in call order.
+//!
+//! It is meant to run inside a Web Worker (the npm package `sermo` does that), so that feature
+//! extraction and inference never block a page.
+
+mod backend;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use burn::tensor::Device;
+use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
+use sermo_dsp::{Audio, FeatureConfig};
+use sermo_model::{Artifact, Prediction};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
+
+pub use backend::{Backend, Preference};
+
+/// Highest sample rate accepted from JavaScript, in Hz (as `sermo_dsp::decode`).
+const MAX_SAMPLE_RATE: f64 = 384_000.0;
+
+/// The global property that holds the last panic message.
+///
+/// A panic aborts the module (wasm32 has no unwinding), so it cannot come back as an error:
+/// the hook leaves the message where the Worker's error handler can read it and report why the
+/// module died (for example a WebGPU kernel the browser refused), instead of `unreachable`.
+pub const PANIC_PROPERTY: &str = "sermoPanic";
+
+/// Installs a panic hook that prints Rust panics to the console and keeps the message in
+/// `globalThis.sermoPanic`.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        let _ = Reflect::set(
+            &js_sys::global(),
+            &JsValue::from_str(PANIC_PROPERTY),
+            &JsValue::from_str(&info.to_string()),
+        );
+        console_error_panic_hook::hook(info);
+    }));
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** One classification, as `Classifier.classify` resolves it. */
+export interface ClassifyResult {
+  /** The most probable emotion; `null` when the window holds no voice. */
+  label: string | null;
+  /** Probability per label name. */
+  probabilities: Record<string, number>;
+  /** Probabilities in label order (`Classifier.labels`). */
+  probabilitiesArray: number[];
+  /** Raw network outputs in label order. */
+  logits: number[];
+  /** Whether the analysed window holds voice. */
+  voiced: boolean;
+  /** "webgpu" or "cpu". */
+  backend: string;
+  /** Milliseconds spent on features (resampling, window, MFCC, scaling) and on the network. */
+  timings: { featuresMs: number; inferenceMs: number };
+}
+"#;
+
+fn js_err(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// `performance.now()` of the current global (window or worker), else `Date.now()`.
+fn now_ms() -> f64 {
+    let global = js_sys::global();
+    Reflect::get(&global, &JsValue::from_str("performance"))
+        .ok()
+        .filter(|p| p.is_object())
+        .and_then(|p| {
+            let now: Function = Reflect::get(&p, &JsValue::from_str("now"))
+                .ok()?
+                .dyn_into()
+                .ok()?;
+            now.call0(&p).ok()?.as_f64()
+        })
+        .unwrap_or_else(js_sys::Date::now)
+}
+
+/// Reports a progress line to an optional JavaScript callback.
+fn report(on_status: Option<&Function>, message: &str) {
+    if let Some(f) = on_status {
+        // A failing progress callback must not fail the load.
+        let _ = f.call1(&JsValue::NULL, &JsValue::from_str(message));
+    }
+}
+
+/// Checks a JavaScript sample rate: a whole number of Hz in 1..=384000.
+fn sample_rate(rate: f64) -> Result<u32, String> {
+    if (1.0..=MAX_SAMPLE_RATE).contains(&rate) && rate.fract() == 0.0 {
+        Ok(rate as u32)
+    } else {
+        Err(format!(
+            "sampleRate must be a whole number of Hz between 1 and {MAX_SAMPLE_RATE}, got {rate}"
+        ))
+    }
+}
+
+/// Builds the network on `device` and runs it once on a silent input: this compiles the
+/// kernels (the first inference is the slow one) and proves the backend computes finite
+/// numbers before anyone relies on it.
+async fn build(artifact: &Artifact, device: &Device) -> Result<sermo_model::Classifier, String> {
+    let classifier = sermo_model::Classifier::new(artifact, device).map_err(|e| e.to_string())?;
+    let [h, w] = [artifact.meta.model.n_mfcc, artifact.meta.model.n_frames];
+    let probe = classifier
+        .predict_maps_async(&[vec![0.0; h * w]], &[false])
+        .await
+        .map_err(|e| e.to_string())?;
+    let finite = probe.iter().all(|p| {
+        p.logits
+            .iter()
+            .chain(&p.probabilities)
+            .all(|v| v.is_finite())
+    });
+    if probe.len() != 1 || !finite {
+        return Err("the warm-up inference gave non-finite outputs".into());
+    }
+    Ok(classifier)
+}
+
+/// Provenance and shape of the model, as JSON for `modelInfo`.
+fn model_info(artifact: &Artifact) -> String {
+    let meta = &artifact.meta;
+    serde_json::json!({
+        "format": meta.format,
+        "version": meta.version,
+        "labels": meta.labels,
+        "parameters": artifact.num_params(),
+        "model": meta.model,
+        "features": meta.features,
+        "provenance": meta.provenance,
+    })
+    .to_string()
+}
+
+struct Inner {
+    model: RefCell<sermo_model::Classifier>,
+    backend: Backend,
+    fallback_reason: Option<String>,
+    adapter: Option<String>,
+    model_info: String,
+    feature_config: String,
+    /// Settles when the most recently queued classification has finished: each call waits
+    /// for the one before it, so calls never interleave on the shared feature buffers.
+    tail: RefCell<Promise>,
+}
+
+/// A speech emotion classifier: a sermo model artifact on WebGPU or the CPU.
+///
+/// Create it with `await Classifier.create(bytes, "auto")`, classify with
+/// `await classifier.classify(samples, sampleRate)`, release it with `free()`.
+#[wasm_bindgen]
+pub struct Classifier {
+    inner: Rc<Inner>,
+}
+
+#[wasm_bindgen]
+impl Classifier {
+    /// Loads a model artifact (the bytes of a sermo `.safetensors` file) onto a backend.
+    ///
+    /// `backend`: `"auto"` (default: WebGPU if a hardware adapter is available and computes,
+    /// else the CPU), `"webgpu"` (WebGPU, a software adapter included, or an error) or `"cpu"`. `onStatus`, if given, is called
+    /// with progress lines. Runs one warm-up inference before it resolves.
+    #[wasm_bindgen(js_name = create)]
+    pub async fn create(
+        artifact: Uint8Array,
+        backend: Option<String>,
+        #[wasm_bindgen(js_name = onStatus)] on_status: Option<Function>,
+    ) -> Result<Classifier, JsError> {
+        let on_status = on_status.as_ref();
+        let preference: Preference = backend
+            .as_deref()
+            .unwrap_or("auto")
+            .parse()
+            .map_err(|e: String| JsError::new(&e))?;
+        report(on_status, "reading the model");
+        let artifact = Artifact::from_bytes(&artifact.to_vec()).map_err(js_err)?;
+
+        let mut fallback_reason = None;
+        if preference != Preference::Cpu {
+            report(on_status, "starting WebGPU");
+            let attempt = match backend::webgpu().await {
+                // A software adapter emulates the GPU on the CPU, many times slower than the
+                // CPU backend itself: "auto" takes it only when nothing else is there.
+                Ok(gpu) if gpu.software && preference == Preference::Auto => Err(format!(
+                    "the only WebGPU adapter is a software fallback ({}), slower than the CPU backend",
+                    gpu.adapter
+                )),
+                Ok(gpu) => {
+                    report(on_status, "building the network on WebGPU and warming up");
+                    build(&artifact, &gpu.device)
+                        .await
+                        .map(|model| (model, gpu.adapter))
+                        .map_err(|e| format!("WebGPU failed: {e}"))
+                }
+                Err(reason) => Err(reason),
+            };
+            match attempt {
+                Ok((model, adapter)) => {
+                    return Ok(Self::wrap(
+                        &artifact,
+                        model,
+                        Backend::WebGpu,
+                        None,
+                        Some(adapter),
+                    ));
+                }
+                Err(reason) if preference == Preference::Auto => fallback_reason = Some(reason),
+                Err(reason) => {
+                    return Err(JsError::new(&format!("WebGPU was requested: {reason}")));
+                }
+            }
+        }
+        report(on_status, "building the network on the CPU and warming up");
+        let model = build(&artifact, &backend::cpu()).await.map_err(js_err)?;
+        Ok(Self::wrap(
+            &artifact,
+            model,
+            Backend::Cpu,
+            fallback_reason,
+            None,
+        ))
+    }
+
+    fn wrap(
+        artifact: &Artifact,
+        model: sermo_model::Classifier,
+        backend: Backend,
+        fallback_reason: Option<String>,
+        adapter: Option<String>,
+    ) -> Classifier {
+        let feature_config =
+            serde_json::to_string(&artifact.meta.features).unwrap_or_else(|_| "{}".into());
+        Classifier {
+            inner: Rc::new(Inner {
+                model: RefCell::new(model),
+                backend,
+                fallback_reason,
+                adapter,
+                model_info: model_info(artifact),
+                feature_config,
+                tail: RefCell::new(Promise::resolve(&JsValue::UNDEFINED)),
+            }),
+        }
+    }
+
+    /// The backend in use: `"webgpu"` or `"cpu"`.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.inner.backend.name().into()
+    }
+
+    /// Why `"auto"` fell back to the CPU (no WebGPU in this browser, no adapter, a failed
+    /// warm-up…); `undefined` when it did not.
+    #[wasm_bindgen(getter, js_name = fallbackReason)]
+    pub fn fallback_reason(&self) -> Option<String> {
+        self.inner.fallback_reason.clone()
+    }
+
+    /// The WebGPU adapter as the browser describes it; `undefined` on the CPU.
+    #[wasm_bindgen(getter)]
+    pub fn adapter(&self) -> Option<String> {
+        self.inner.adapter.clone()
+    }
+
+    /// Label names in output order.
+    #[wasm_bindgen(getter)]
+    pub fn labels(&self) -> Vec<String> {
+        self.inner.model.borrow().labels().to_vec()
+    }
+
+    /// The feature parameters (sample rate, window, MFCC) as JSON.
+    #[wasm_bindgen(getter, js_name = featureConfig)]
+    pub fn feature_config(&self) -> String {
+        self.inner.feature_config.clone()
+    }
+
+    /// The model's provenance (name, trained, data, protocol, accuracies…), labels, parameter
+    /// count and configs, as JSON.
+    #[wasm_bindgen(getter, js_name = modelInfo)]
+    pub fn model_info(&self) -> String {
+        self.inner.model_info.clone()
+    }
+
+    /// Classifies mono audio: `samples` in [-1, 1] at `sampleRate` Hz.
+    ///
+    /// The audio goes through the model's own pipeline: resampled to the analysis rate, cut to
+    /// the analysis window (the paper's: skip 0.5 s, keep 3 s, zero-pad), MFCC, standardised,
+    /// network. Resolves to a `ClassifyResult`; a window without voice has `label: null` and
+    /// `voiced: false`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<ClassifyResult>")]
+    pub fn classify(
+        &self,
+        samples: Float32Array,
+        #[wasm_bindgen(js_name = sampleRate)] sample_rate_hz: f64,
+    ) -> Result<Promise, JsError> {
+        let rate = sample_rate(sample_rate_hz).map_err(|e| JsError::new(&e))?;
+        let audio = Audio::new(samples.to_vec(), rate);
+        let inner = Rc::clone(&self.inner);
+
+        let mut resolve: Option<Function> = None;
+        let done = Promise::new(&mut |res, _rej| resolve = Some(res));
+        let previous = inner.tail.replace(done);
+
+        Ok(future_to_promise(async move {
+            // The previous call's promise only ever resolves.
+            let _ = JsFuture::from(previous).await;
+            let result = classify(&inner, &audio).await;
+            if let Some(resolve) = resolve {
+                let _ = resolve.call0(&JsValue::UNDEFINED);
+            }
+            result.map_err(JsValue::from)
+        }))
+    }
+}
+
+/// Features, then the network with asynchronous read-back: the body of
+/// [`sermo_model::Classifier::classify_async`], timed in two parts.
+async fn classify(inner: &Inner, audio: &Audio) -> Result<JsValue, JsError> {
+    let t0 = now_ms();
+    let (map, voiced) = inner
+        .model
+        .try_borrow_mut()
+        .map_err(js_err)?
+        .features(audio)
+        .map_err(js_err)?;
+    let t1 = now_ms();
+    let model = inner.model.try_borrow().map_err(js_err)?;
+    let prediction = model
+        .predict_maps_async(&[map], &[voiced])
+        .await
+        .map_err(js_err)?
+        .pop()
+        .ok_or_else(|| JsError::new("no prediction came back"))?;
+    let t2 = now_ms();
+    result_object(
+        &prediction,
+        model.labels(),
+        inner.backend,
+        [t1 - t0, t2 - t1],
+    )
+}
+
+fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), JsError> {
+    Reflect::set(target, &JsValue::from_str(key), value)
+        .map(|_| ())
+        .map_err(|_| JsError::new(&format!("cannot set {key} on the result")))
+}
+
+fn numbers(values: &[f32]) -> Array {
+    values
+        .iter()
+        .map(|&v| JsValue::from_f64(f64::from(v)))
+        .collect()
+}
+
+/// The plain object `classify` resolves to.
+fn result_object(
+    p: &Prediction,
+    labels: &[String],
+    backend: Backend,
+    [features_ms, inference_ms]: [f64; 2],
+) -> Result<JsValue, JsError> {
+    let out = Object::new();
+    let label = p.label.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+    set(&out, "label", &label)?;
+    let probabilities = Object::new();
+    for (name, &value) in labels.iter().zip(&p.probabilities) {
+        set(&probabilities, name, &JsValue::from_f64(f64::from(value)))?;
+    }
+    set(&out, "probabilities", &probabilities)?;
+    set(&out, "probabilitiesArray", &numbers(&p.probabilities))?;
+    set(&out, "logits", &numbers(&p.logits))?;
+    set(&out, "voiced", &JsValue::from_bool(p.voiced))?;
+    set(&out, "backend", &JsValue::from_str(backend.name()))?;
+    let timings = Object::new();
+    set(&timings, "featuresMs", &JsValue::from_f64(features_ms))?;
+    set(&timings, "inferenceMs", &JsValue::from_f64(inference_ms))?;
+    set(&out, "timings", &timings)?;
+    Ok(out.into())
+}
+
+/// The MFCC map of mono audio (`[n_mfcc, n_frames]`, row-major; 40 × 282 for the paper's
+/// parameters), without scaling or network: for benchmarking the DSP alone.
+///
+/// `featureConfig` is a JSON feature configuration (as `Classifier.featureConfig` returns);
+/// omitted, the paper's defaults.
+#[wasm_bindgen]
+pub fn mfcc(
+    samples: &[f32],
+    #[wasm_bindgen(js_name = sampleRate)] sample_rate_hz: f64,
+    #[wasm_bindgen(js_name = featureConfig)] feature_config: Option<String>,
+) -> Result<Float32Array, JsError> {
+    let cfg: FeatureConfig = match feature_config {
+        Some(json) => serde_json::from_str(&json).map_err(js_err)?,
+        None => FeatureConfig::default(),
+    };
+    let rate = sample_rate(sample_rate_hz).map_err(|e| JsError::new(&e))?;
+    let audio = Audio::new(samples.to_vec(), rate);
+    let map = sermo_dsp::features(&audio, &cfg).map_err(js_err)?;
+    Ok(Float32Array::from(map.as_slice()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_rates_are_checked() {
+        assert_eq!(sample_rate(48_000.0).ok(), Some(48_000));
+        assert_eq!(sample_rate(44_100.0).ok(), Some(44_100));
+        for bad in [0.0, -1.0, 44_100.5, f64::NAN, f64::INFINITY, 1e9] {
+            assert!(sample_rate(bad).is_err(), "{bad}");
+        }
+    }
+}

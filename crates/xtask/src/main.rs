@@ -24,9 +24,15 @@ fn say(what: &str) {
 
 /// Runs a command in the repository root, failing with its name if it fails.
 fn run(program: &str, args: &[&str]) -> Result<()> {
+    run_with(program, args, &[])
+}
+
+/// As [`run`], with extra environment variables.
+fn run_with(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     say(&format!("$ {program} {}", args.join(" ")));
     let status = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root())
         .status()
         .with_context(|| format!("starting {program}"))?;
@@ -53,8 +59,13 @@ fn ensure_apt(packages: &[(&str, &str)]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    say(&format!("installing Debian packages: {}", missing.join(" ")));
-    let sudo = if have("id") && String::from_utf8_lossy(&Command::new("id").arg("-u").output()?.stdout).trim() != "0" {
+    say(&format!(
+        "installing Debian packages: {}",
+        missing.join(" ")
+    ));
+    let sudo = if have("id")
+        && String::from_utf8_lossy(&Command::new("id").arg("-u").output()?.stdout).trim() != "0"
+    {
         vec!["sudo"]
     } else {
         vec![]
@@ -69,12 +80,20 @@ fn ensure_apt(packages: &[(&str, &str)]) -> Result<()> {
 }
 
 fn ensure_rust() -> Result<()> {
-    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
-    if !installed.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-unknown-unknown")) {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    if !installed
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-unknown-unknown"))
+    {
         run("rustup", &["target", "add", "wasm32-unknown-unknown"])?;
     }
     for component in ["rustfmt", "clippy"] {
-        let probe = if component == "rustfmt" { "cargo-fmt" } else { "cargo-clippy" };
+        let probe = if component == "rustfmt" {
+            "cargo-fmt"
+        } else {
+            "cargo-clippy"
+        };
         if !have(probe) {
             run("rustup", &["component", "add", component])?;
         }
@@ -106,23 +125,50 @@ fn test() -> Result<()> {
     // One clippy pass also checks the vulkan GPU backend (it cannot run here, it must build).
     run(
         "cargo",
-        &["clippy", "--workspace", "--all-targets", "--features", "sermo/vulkan", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--features",
+            "sermo/vulkan",
+            "--",
+            "-D",
+            "warnings",
+        ],
     )?;
     run("cargo", &["test", "--workspace"])?;
-    run(
-        "cargo",
-        &["build", "-p", "sermo-dsp", "-p", "sermo-model", "--target", "wasm32-unknown-unknown"],
-    )?;
     if web_ready() {
+        // The wasm package build compiles sermo-dsp and sermo-model for wasm32 too.
         ensure_apt(&[("chromium", "/usr/bin/chromium")])?;
         npm_install()?;
         build_web()?;
-        run("cargo", &["build", "-p", "sermo"])?;
-        run("node", &["web/tests/run-all.mjs"])?;
+        // The browser tests compare against the native CLI built by `cargo test` above.
+        let native = root().join("target/debug/sermo");
+        let native = native.to_string_lossy();
+        run_with(
+            "node",
+            &["web/tests/run-all.mjs"],
+            &[("SERMO_BIN", &native)],
+        )?;
     } else {
+        run(
+            "cargo",
+            &[
+                "build",
+                "-p",
+                "sermo-dsp",
+                "-p",
+                "sermo-model",
+                "--target",
+                "wasm32-unknown-unknown",
+            ],
+        )?;
         say("web/ is not built yet: skipping the browser tests");
     }
-    say(&format!("all tests passed in {:.0} s", started.elapsed().as_secs_f64()));
+    say(&format!(
+        "all tests passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    ));
     Ok(())
 }
 

@@ -69,8 +69,13 @@ fn respond(stream: &mut TcpStream, root: &Path) -> Result<()> {
 
 /// Serves `root` on 127.0.0.1:`port` until interrupted.
 pub fn serve(root: &Path, port: u16) -> Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).with_context(|| format!("binding 127.0.0.1:{port}"))?;
-    let page = if root.join("demo/index.html").is_file() { "demo/" } else { "" };
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .with_context(|| format!("binding 127.0.0.1:{port}"))?;
+    let page = if root.join("demo/index.html").is_file() {
+        "demo/"
+    } else {
+        ""
+    };
     eprintln!("sermo demo: http://127.0.0.1:{port}/{page}  (Ctrl-C to stop)");
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };

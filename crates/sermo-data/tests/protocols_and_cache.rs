@@ -1,0 +1,156 @@
+//! Protocols keep splits disjoint; the feature cache is reused, verified, exported and imported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+
+use sermo_data::synthetic::{SyntheticSpec, write_dataset};
+use sermo_data::{CacheSpec, Example, FeatureCache, Index, Protocol};
+use sermo_dsp::{AugmentConfig, FeatureConfig};
+
+fn index_of_24_actors() -> (tempfile::TempDir, Index) {
+    let dir = tempfile::tempdir().unwrap();
+    // File names are all the index needs; tiny clips keep this fast.
+    let spec = SyntheticSpec {
+        actors: 24,
+        seconds: 0.05,
+        ..SyntheticSpec::default()
+    };
+    write_dataset(dir.path(), &spec, true).unwrap();
+    let index = Index::scan(dir.path()).unwrap();
+    (dir, index)
+}
+
+fn clips(xs: &[Example]) -> BTreeSet<usize> {
+    xs.iter().map(|e| e.clip).collect()
+}
+
+#[test]
+fn paper_protocol_is_stratified_and_disjoint() {
+    let (_dir, index) = index_of_24_actors();
+    assert_eq!(index.clips.len(), 24 * (4 + 7 * 8));
+    let split = Protocol::Paper.split(&index, 3, 0).unwrap();
+    let (tr, va, te) = (clips(&split.train), clips(&split.valid), clips(&split.test));
+    assert!(tr.is_disjoint(&va) && tr.is_disjoint(&te) && va.is_disjoint(&te));
+    assert_eq!(tr.len() + va.len() + te.len(), index.clips.len());
+    // Noisy copies travel with their clip into every split.
+    assert_eq!(split.test.len(), te.len() * 4);
+    // About 10 % of each emotion in test.
+    for emotion in 1..=8u8 {
+        let n = index
+            .clips
+            .iter()
+            .filter(|c| c.info.emotion == emotion)
+            .count();
+        let t = te
+            .iter()
+            .filter(|&&c| index.clips[c].info.emotion == emotion)
+            .count();
+        assert_eq!(t, (n as f64 * 0.1).round() as usize);
+    }
+    // Seeded: same seed, same split; another seed, another split.
+    assert_eq!(split, Protocol::Paper.split(&index, 3, 0).unwrap());
+    assert_ne!(
+        split.test,
+        Protocol::Paper.split(&index, 3, 1).unwrap().test
+    );
+}
+
+#[test]
+fn actor_protocol_never_shares_a_speaker() {
+    let (_dir, index) = index_of_24_actors();
+    for fold in 0..6 {
+        let split = Protocol::actor_fold(fold).split(&index, 3, 0).unwrap();
+        let actors = |xs: &[Example]| {
+            xs.iter()
+                .map(|e| index.clips[e.clip].info.actor)
+                .collect::<BTreeSet<_>>()
+        };
+        let (a, b, c) = (
+            actors(&split.train),
+            actors(&split.valid),
+            actors(&split.test),
+        );
+        assert!(a.is_disjoint(&b) && a.is_disjoint(&c) && b.is_disjoint(&c));
+        assert_eq!(c.len(), 4);
+        assert_eq!(b.len(), 2);
+        assert_eq!(a.len(), 18);
+        // Clean clips only outside training.
+        assert!(split.test.iter().chain(&split.valid).all(|e| e.copy == 0));
+        assert!(split.train.iter().any(|e| e.copy == 3));
+    }
+    let split = Protocol::actor_fold(0).split(&index, 0, 0).unwrap();
+    assert_eq!(split.test_actors, vec![1, 2, 3, 4]);
+    assert_eq!(split.valid_actors, vec![5, 6]);
+    assert!(Protocol::actor_fold(6).split(&index, 0, 0).is_err());
+}
+
+#[test]
+fn cache_is_reused_verified_exported_and_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let spec = SyntheticSpec {
+        actors: 2,
+        seconds: 1.0,
+        ..SyntheticSpec::default()
+    };
+    write_dataset(&data, &spec, false).unwrap();
+    let index = Index::scan(&data).unwrap();
+    let cache_spec = CacheSpec {
+        features: FeatureConfig::default(),
+        augment: AugmentConfig {
+            copies: 2,
+            ..AugmentConfig::default()
+        },
+        seed: 5,
+    };
+    let root = dir.path().join("cache");
+    let a = FeatureCache::load_or_build(&index, &cache_spec, &root, false, &|_, _| {}).unwrap();
+    assert_eq!(a.len(), index.clips.len());
+    let clean = a.map(Example { clip: 0, copy: 0 }).unwrap().to_vec();
+    let noisy = a.map(Example { clip: 0, copy: 1 }).unwrap().to_vec();
+    assert_eq!(clean.len(), 40 * 282);
+    assert_ne!(clean, noisy);
+
+    // Reused: a second load reads the same data (and does not recompute).
+    let b = FeatureCache::load_or_build(&index, &cache_spec, &root, false, &|_, _| {
+        panic!("recomputed")
+    })
+    .unwrap();
+    assert_eq!(b.manifest, a.manifest);
+
+    // Another seed is another cache.
+    let other = CacheSpec {
+        seed: 6,
+        ..cache_spec.clone()
+    };
+    assert_ne!(FeatureCache::key(&index, &other).unwrap(), a.manifest.key);
+
+    // Corrupt data is detected and rebuilt, not trusted.
+    let data_file = root.join(&a.manifest.key).join("features.f32");
+    let mut bytes = std::fs::read(&data_file).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&data_file, &bytes).unwrap();
+    assert!(FeatureCache::open(&root.join(&a.manifest.key)).is_err());
+    let c = FeatureCache::load_or_build(&index, &cache_spec, &root, false, &|_, _| {}).unwrap();
+    assert_eq!(c.map(Example { clip: 0, copy: 0 }).unwrap(), &clean[..]);
+
+    // Export in small parts, import elsewhere, verified.
+    let export = dir.path().join("export");
+    let manifest = a.export(&export, 100_000).unwrap();
+    assert!(manifest.parts.len() > 1);
+    assert!(manifest.parts.iter().all(|(_, len, _)| *len <= 100_000));
+    let imported = FeatureCache::import(&export, &dir.path().join("elsewhere")).unwrap();
+    assert_eq!(imported.manifest, a.manifest);
+    assert_eq!(
+        imported.map(Example { clip: 1, copy: 2 }),
+        a.map(Example { clip: 1, copy: 2 })
+    );
+
+    // A damaged part is refused.
+    let part = export.join(&manifest.parts[0].0);
+    let mut bytes = std::fs::read(&part).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&part, bytes).unwrap();
+    let e = FeatureCache::import(&export, &dir.path().join("again")).unwrap_err();
+    assert!(e.to_string().contains("hash"), "{e}");
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Builds sermo's WebAssembly module and the npm package `sermo` (web/package).
+#
+#   bash web/build.sh            # release build with WebAssembly SIMD
+#
+# 1. adds the wasm32-unknown-unknown target if rustup lacks it;
+# 2. cargo build -p sermo-wasm --release --target wasm32-unknown-unknown, with simd128 enabled,
+#    in its own target directory (target/wasm) so it never waits on the native builds' lock;
+# 3. installs wasm-bindgen-cli (exactly the version of the wasm-bindgen crate) into
+#    target/tools if it is not there yet: the only thing this script may download;
+# 4. wasm-bindgen --target web into web/pkg/, with models/default.safetensors beside it;
+# 5. copies web/pkg into web/package/wasm/, which `npm pack` ships.
+#
+# Only a SIMD build is made: every browser with AudioWorklet and module workers that sermo
+# targets (Chrome/Edge 91+, Firefox 89+, Safari 16.4+) runs WebAssembly SIMD, and burn's Flex
+# CPU kernels lean on it. A browser without it gets a clear "unsupported" message from the
+# package instead of a second, slower build that would double the build time and the package.
+#
+# Environment: SERMO_WASM_TARGET_DIR overrides target/wasm; CARGO_BUILD_JOBS limits the jobs.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+WASM_BINDGEN_VERSION=0.2.130
+TARGET=wasm32-unknown-unknown
+target_dir="${SERMO_WASM_TARGET_DIR:-$root/target/wasm}"
+tools="$root/target/tools"
+model="$root/models/default.safetensors"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+if ! rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
+  step "rustup target add $TARGET"
+  rustup target add "$TARGET"
+fi
+
+step "cargo build -p sermo-wasm --release --target $TARGET (simd128)"
+(
+  cd "$root"
+  CARGO_TARGET_DIR="$target_dir" \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
+    cargo build -p sermo-wasm --release --target "$TARGET"
+)
+wasm="$target_dir/$TARGET/release/sermo_wasm.wasm"
+
+bindgen="$tools/bin/wasm-bindgen"
+if ! "$bindgen" --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+  step "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION into $tools"
+  # --locked first; if a locked dependency is no longer in the index (webpki-roots 1.0.11 of
+  # wasm-bindgen-cli 0.2.130's lock file is not, here), resolve afresh within its semver ranges.
+  (
+    unset CARGO_TARGET_DIR
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked --root "$tools" ||
+      { echo "warning: --locked failed; installing with freshly resolved dependencies" >&2
+        cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --root "$tools"; }
+  )
+fi
+
+step "wasm-bindgen --target web -> web/pkg"
+rm -rf "$here/pkg"
+# The name section (function names for stack traces) is a sixth of the module: dropped.
+"$bindgen" --target web --remove-name-section --out-dir "$here/pkg" --out-name sermo_wasm "$wasm"
+if [ ! -f "$model" ]; then
+  echo "error: $model is missing: the package needs a default model" >&2
+  exit 1
+fi
+cp "$model" "$here/pkg/default.safetensors"
+
+step "web/pkg -> web/package/wasm"
+rm -rf "$here/package/wasm"
+mkdir -p "$here/package/wasm"
+cp "$here/pkg/sermo_wasm.js" "$here/pkg/sermo_wasm_bg.wasm" "$here/pkg/sermo_wasm.d.ts" \
+   "$here/pkg/default.safetensors" "$here/package/wasm/"
+
+size() { stat -c %s "$1"; }
+gz() { gzip -9 -c "$1" | wc -c; }
+for f in sermo_wasm_bg.wasm sermo_wasm.js default.safetensors; do
+  printf '%-22s %9d bytes (gzip -9: %d)\n' "$f" "$(size "$here/package/wasm/$f")" "$(gz "$here/package/wasm/$f")" >&2
+done
+step "done: serve web/ and open /demo/ (cargo xtask demo), or npm pack web/package"

@@ -1,0 +1,243 @@
+// The sermo demo page: microphone and file classification with the npm package, nothing else.
+import { Classifier, support } from "../package/index.js";
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  progress: $("progress"),
+  status: $("status"),
+  message: $("message"),
+  backend: $("backend"),
+  fallback: $("fallback"),
+  modelInfo: $("model-info"),
+  mic: $("mic"),
+  level: $("level"),
+  file: $("file"),
+  results: $("results"),
+  label: $("label"),
+  source: $("source"),
+  bars: $("bars"),
+  timing: $("timing"),
+};
+
+let classifier = null;
+let session = null;
+let busy = false;
+
+function setState(state) {
+  document.body.dataset.state = state;
+}
+
+function showMessage(text, kind = "error") {
+  ui.message.hidden = !text;
+  ui.message.textContent = text || "";
+  ui.message.className = kind;
+  ui.message.dataset.kind = kind;
+}
+
+function backendFromQuery() {
+  const value = new URLSearchParams(location.search).get("backend") || "auto";
+  if (["auto", "cpu", "webgpu"].includes(value)) return value;
+  showMessage(`Unknown backend "${value}" in the address: use cpu, webgpu or auto. Using auto.`, "warning");
+  return "auto";
+}
+
+function describeModel(info) {
+  const p = info.provenance || {};
+  if (!p.trained) {
+    return `${p.name || "unnamed"} — untrained placeholder: its predictions are meaningless`;
+  }
+  const test = (p.accuracies || []).find((a) => a.split === "test");
+  const accuracy = test ? `, ${(test.accuracy * 100).toFixed(1)} % test accuracy (${test.protocol} protocol)` : "";
+  return `${p.name || "trained model"} (${p.data || "unknown data"}${accuracy}; ${info.parameters.toLocaleString("en")} parameters)`;
+}
+
+function buildBars(labels) {
+  ui.bars.replaceChildren();
+  for (const label of labels) {
+    const row = document.createElement("div");
+    row.className = "bar";
+    row.dataset.label = label;
+    row.innerHTML = `<span class="name"></span><span class="track"><span class="fill"></span></span><span class="value">–</span>`;
+    row.querySelector(".name").textContent = label;
+    ui.bars.append(row);
+  }
+}
+
+function show(result, source) {
+  const { label, probabilities, voiced } = result;
+  ui.results.dataset.result = JSON.stringify({ label, probabilities, voiced });
+  ui.results.dataset.backend = result.backend;
+  ui.results.dataset.count = String(Number(ui.results.dataset.count || 0) + 1);
+  if (!ui.results.dataset.firstResultMs) {
+    ui.results.dataset.firstResultMs = String(Math.round(performance.now()));
+  }
+  ui.label.textContent = voiced ? label : "— (no voice)";
+  ui.label.className = voiced ? "" : "silent";
+  ui.source.textContent = source;
+  for (const row of ui.bars.children) {
+    const p = probabilities[row.dataset.label] ?? 0;
+    row.querySelector(".fill").style.width = `${(p * 100).toFixed(1)}%`;
+    row.querySelector(".value").textContent = `${(p * 100).toFixed(1)} %`;
+    row.classList.toggle("top", voiced && row.dataset.label === label);
+    row.classList.toggle("dim", !voiced);
+  }
+  const t = result.timings;
+  if (t) {
+    ui.timing.textContent = `features ${t.featuresMs.toFixed(0)} ms, network ${t.inferenceMs.toFixed(0)} ms on ${result.backend}`;
+  }
+}
+
+function micError(error) {
+  switch (error && error.name) {
+    case "NotAllowedError":
+    case "SecurityError":
+      return "Microphone access was denied. Allow this page to use the microphone (in the browser's site settings) and try again.";
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return "No microphone was found. Connect one and try again.";
+    case "NotReadableError":
+    case "AbortError":
+      return "The microphone could not be opened: another application may be using it.";
+    case "NotSupportedError":
+      return `Live analysis is not supported here: ${error.message}`;
+    default:
+      return `The microphone could not be started: ${error && error.message ? error.message : error}`;
+  }
+}
+
+async function toggleMicrophone() {
+  if (busy) return;
+  busy = true;
+  ui.mic.disabled = true;
+  try {
+    if (session) {
+      await session.stop();
+      session = null;
+      ui.mic.textContent = "Start microphone";
+      ui.level.value = -60;
+    } else {
+      showMessage("");
+      session = await classifier.listen("microphone", (r) => show(r, `(microphone, ${r.time.toFixed(1)} s)`), {
+        hopSeconds: 0.5,
+        onLevel: (level) => {
+          ui.level.value = Math.max(-60, Math.min(0, level.db));
+        },
+        onError: (e) => showMessage(`Live analysis failed: ${e.message}`),
+      });
+      ui.mic.textContent = "Stop microphone";
+    }
+  } catch (error) {
+    session = null;
+    ui.mic.textContent = "Start microphone";
+    showMessage(micError(error));
+  } finally {
+    busy = false;
+    ui.mic.disabled = false;
+  }
+}
+
+async function classifyFile(file) {
+  if (!file) return;
+  showMessage("");
+  ui.source.textContent = `(decoding ${file.name}…)`;
+  try {
+    const bytes = await file.arrayBuffer();
+    // Decoded at the model's analysis rate (48 kHz): for 48 kHz files that is no resampling.
+    const rate = Number(classifier.featureConfig.sample_rate) || 48000;
+    const decoder = new OfflineAudioContext(1, 1, rate);
+    let audio;
+    try {
+      audio = await decoder.decodeAudioData(bytes);
+    } catch {
+      throw new Error(`${file.name} is not an audio file this browser can decode`);
+    }
+    // Mono as the mean of the channels (as librosa and the sermo CLI mix).
+    const samples = new Float32Array(audio.length);
+    for (let c = 0; c < audio.numberOfChannels; c++) {
+      const data = audio.getChannelData(c);
+      for (let i = 0; i < samples.length; i++) samples[i] += data[i];
+    }
+    if (audio.numberOfChannels > 1) {
+      for (let i = 0; i < samples.length; i++) samples[i] /= audio.numberOfChannels;
+    }
+    ui.source.textContent = `(classifying ${file.name}…)`;
+    const result = await classifier.classify(samples, audio.sampleRate);
+    show(result, `(${file.name}, ${audio.duration.toFixed(1)} s)`);
+  } catch (error) {
+    ui.source.textContent = "";
+    showMessage(`Could not classify ${file.name}: ${error.message}`);
+  }
+}
+
+async function main() {
+  const s = support();
+  if (!s.webAssembly || !s.simd || !s.worker) {
+    const missing = [!s.webAssembly && "WebAssembly", s.webAssembly && !s.simd && "WebAssembly SIMD", !s.worker && "Web Workers"]
+      .filter(Boolean)
+      .join(", ");
+    setState("unsupported");
+    ui.status.textContent = "Unsupported browser.";
+    ui.progress.hidden = true;
+    showMessage(`This browser cannot run sermo: it lacks ${missing}. Use a current Chrome, Edge, Firefox or Safari (16.4 or later).`);
+    return;
+  }
+
+  const backend = backendFromQuery();
+  ui.progress.removeAttribute("value");
+  try {
+    classifier = await Classifier.load({
+      backend,
+      onProgress: ({ status, loaded, total }) => {
+        ui.status.textContent = total ? `${status} (${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB)` : `${status}…`;
+        if (total) ui.progress.value = loaded / total;
+        else ui.progress.removeAttribute("value");
+      },
+    });
+  } catch (error) {
+    setState("error");
+    ui.progress.hidden = true;
+    ui.status.textContent = "The model could not be loaded.";
+    const hint = backend === "webgpu" ? " Remove ?backend=webgpu from the address to use the CPU instead." : "";
+    showMessage(`${error.message}${hint}`);
+    return;
+  }
+
+  ui.progress.value = 1;
+  ui.progress.hidden = true;
+  ui.status.textContent = `Ready in ${(performance.now() / 1000).toFixed(1)} s.`;
+  document.body.dataset.readyMs = String(Math.round(performance.now()));
+  ui.backend.textContent = classifier.backend === "webgpu" ? `WebGPU (${classifier.adapter})` : "CPU (WebAssembly SIMD)";
+  ui.backend.dataset.backend = classifier.backend;
+  if (classifier.fallbackReason) {
+    ui.fallback.textContent = `— WebGPU is not available, fell back to the CPU: ${classifier.fallbackReason}`;
+    ui.fallback.dataset.reason = classifier.fallbackReason;
+  }
+  ui.modelInfo.textContent = describeModel(classifier.modelInfo);
+  ui.modelInfo.dataset.trained = String(!!classifier.modelInfo.provenance.trained);
+  ui.modelInfo.classList.toggle("untrained", !classifier.modelInfo.provenance.trained);
+  buildBars(classifier.labels);
+
+  ui.file.disabled = false;
+  ui.file.addEventListener("change", () => classifyFile(ui.file.files[0]));
+  document.addEventListener("dragover", (e) => e.preventDefault());
+  document.addEventListener("drop", (e) => {
+    e.preventDefault();
+    classifyFile(e.dataTransfer.files[0]);
+  });
+
+  if (!s.audioWorklet || !s.getUserMedia) {
+    ui.mic.disabled = true;
+    showMessage(
+      !s.audioWorklet
+        ? "Live analysis needs AudioWorklet, which this browser lacks. You can still classify files."
+        : "This browser cannot open a microphone here (getUserMedia needs https or localhost). You can still classify files.",
+      "warning",
+    );
+  } else {
+    ui.mic.disabled = false;
+    ui.mic.addEventListener("click", toggleMicrophone);
+  }
+  setState("ready");
+}
+
+main();

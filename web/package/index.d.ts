@@ -1,0 +1,178 @@
+/** Seconds between two live results of `listen`, by default (0.5). */
+export const DEFAULT_HOP_SECONDS: number;
+
+/** What the browser offers sermo. */
+export interface Support {
+  /** WebAssembly is available (required). */
+  webAssembly: boolean;
+  /** WebAssembly SIMD (simd128) validates (required). */
+  simd: boolean;
+  /** Web Workers (required). */
+  worker: boolean;
+  /** AudioWorklet and AudioContext (required by `listen`). */
+  audioWorklet: boolean;
+  /** navigator.mediaDevices.getUserMedia (required by `listen("microphone")`). */
+  getUserMedia: boolean;
+  /** navigator.gpu exists (optional; an adapter may still be missing). */
+  webgpu: boolean;
+}
+
+/** Checks the browser features sermo uses. */
+export function support(): Support;
+
+/**
+ * "auto": WebGPU when a hardware adapter is available and works, else the CPU (a software
+ * adapter such as SwiftShader is slower than the CPU backend, so "auto" declines it).
+ */
+export type BackendPreference = "auto" | "webgpu" | "cpu";
+
+/** A loading step, for a progress display. */
+export interface Progress {
+  /** What is happening ("downloading the model", "starting WebGPU", "ready", …). */
+  status: string;
+  /** Bytes downloaded so far, while downloading the model. */
+  loaded?: number;
+  /** Bytes to download (0 when the server does not say), while downloading the model. */
+  total?: number;
+}
+
+export interface LoadOptions {
+  /**
+   * The model: a URL of a sermo `.safetensors` artifact (fetched once, then kept in the
+   * Cache API), or its bytes. Default: the model bundled with the package.
+   */
+  model?: string | URL | ArrayBuffer | ArrayBufferView;
+  /** Default: "auto". */
+  backend?: BackendPreference;
+  /** Keep a model fetched from a URL in the Cache API. Default: true. */
+  cache?: boolean;
+  /** Called at every loading step. */
+  onProgress?: (progress: Progress) => void;
+  /** Where worker.js is, when a bundler moved it. Default: beside this module. */
+  workerUrl?: string | URL;
+  /** Where recorder-worklet.js is, when a bundler moved it. Default: beside this module. */
+  workletUrl?: string | URL;
+}
+
+/** One classification. */
+export interface ClassifyResult {
+  /** The most probable emotion; null when the window holds no voice. */
+  label: string | null;
+  /** Probability per label. */
+  probabilities: Record<string, number>;
+  /** Probabilities in label order (`Classifier.labels`). */
+  probabilitiesArray: number[];
+  /** Raw network outputs in label order. */
+  logits: number[];
+  /** Whether the analysed window holds voice (a 20 ms frame louder than -50 dBFS). */
+  voiced: boolean;
+  /** "webgpu" or "cpu". */
+  backend: "webgpu" | "cpu";
+  /** Milliseconds spent in the worker on features (resample, window, MFCC, scaling) and on the network. */
+  timings: { featuresMs: number; inferenceMs: number };
+}
+
+/** A live result. */
+export interface LiveResult extends ClassifyResult {
+  /** Seconds of audio heard when the window was taken. */
+  time: number;
+  /** RMS of the latest 3 s, in dBFS. */
+  level: number;
+}
+
+/** The input level, about 20 times a second. */
+export interface Level {
+  /** RMS over the last 50 ms, linear (0–1). */
+  rms: number;
+  /** Peak absolute sample over the last 50 ms (0–1). */
+  peak: number;
+  /** `rms` in dBFS. */
+  db: number;
+}
+
+export interface ListenOptions {
+  /** Seconds between results. Default: 0.5. A result is skipped while the previous one is still being computed. */
+  hopSeconds?: number;
+  /** Called with the input level about 20 times a second. */
+  onLevel?: (level: Level) => void;
+  /** Called when a window cannot be classified, or the worker fails. */
+  onError?: (error: Error) => void;
+  /** Stop the stream's tracks on `stop()`. Default: true. */
+  stopTracks?: boolean;
+}
+
+export interface ListenSession {
+  /** Stops the tracks (unless `stopTracks: false`), closes the audio context, ends the results. */
+  stop(): Promise<void>;
+  /** The audio context's rate (48000 where the browser honours it). */
+  sampleRate: number;
+}
+
+/** Provenance and shape of a model, from its artifact. */
+export interface ModelInfo {
+  format: string;
+  version: number;
+  labels: string[];
+  /** Trainable parameters. */
+  parameters: number;
+  model: Record<string, unknown>;
+  features: Record<string, unknown>;
+  provenance: {
+    name: string;
+    /** false for an untrained placeholder, whose predictions mean nothing. */
+    trained: boolean;
+    data: string;
+    protocol?: string | null;
+    seed?: number | null;
+    epochs?: number | null;
+    best_epoch?: number | null;
+    command?: string | null;
+    accuracies: { protocol: string; split: string; accuracy: number; examples: number }[];
+    notes?: string | null;
+  };
+}
+
+/** A speech emotion classifier running in a Web Worker (WebAssembly, on WebGPU or the CPU). */
+export class Classifier {
+  private constructor();
+  /**
+   * Starts the worker, loads a model (the bundled one by default) and warms it up with one
+   * inference. Rejects with a `NotSupportedError` when the browser lacks WebAssembly SIMD or
+   * Web Workers, and when "webgpu" was forced but is not available.
+   */
+  static load(optionsOrModel?: LoadOptions | string | URL | ArrayBuffer | ArrayBufferView): Promise<Classifier>;
+  /** The backend in use. */
+  readonly backend: "webgpu" | "cpu";
+  /** Why "auto" did not use WebGPU; null otherwise. */
+  readonly fallbackReason: string | null;
+  /** The WebGPU adapter's description; null on the CPU. */
+  readonly adapter: string | null;
+  /** Label names in output order. */
+  readonly labels: string[];
+  /** The model's feature parameters (sample_rate, offset_s, duration_s, n_mfcc, …). */
+  readonly featureConfig: Record<string, unknown>;
+  readonly modelInfo: ModelInfo;
+  /** Milliseconds `load` took in the worker. */
+  readonly loadMs: number;
+  /**
+   * Classifies mono audio in [-1, 1] at `sampleRate` Hz, analysed as in training (48 kHz,
+   * skip 0.5 s, keep 3 s). The samples are copied.
+   */
+  classify(samples: Float32Array | ArrayLike<number>, sampleRate: number): Promise<ClassifyResult>;
+  /** The MFCC map alone (40 × 282 row-major for the paper) and the milliseconds it took. */
+  mfcc(samples: Float32Array | ArrayLike<number>, sampleRate: number): Promise<{ values: Float32Array; ms: number }>;
+  /**
+   * Classifies live audio from the microphone or a MediaStream: the last 3 s, every
+   * `hopSeconds`. Rejects with getUserMedia's errors (`NotAllowedError`: permission denied;
+   * `NotFoundError`: no microphone) and `NotSupportedError` without AudioWorklet.
+   */
+  listen(
+    source: "microphone" | MediaStream,
+    onResult: (result: LiveResult) => void,
+    options?: ListenOptions,
+  ): Promise<ListenSession>;
+  /** Ends the worker and frees the model; live sessions stop delivering results. */
+  dispose(): void;
+}
+
+export default Classifier;

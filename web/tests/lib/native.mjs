@@ -1,0 +1,36 @@
+// The native side of the parity checks: `sermo predict --json` on the same files and model.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { ROOT, WEB } from "./browser.mjs";
+
+export const NATIVE_MODEL = path.join(ROOT, "models/default.safetensors");
+export const PACKAGED_MODEL = path.join(WEB, "package/wasm/default.safetensors");
+
+const sha = (file) => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+/** Fails when the package carries another model than models/default.safetensors (rebuild). */
+export function assertSameModel() {
+  if (sha(NATIVE_MODEL) !== sha(PACKAGED_MODEL)) {
+    throw new Error(
+      `${PACKAGED_MODEL} differs from ${NATIVE_MODEL}: the model changed since the package was built; run \`bash web/build.sh\``,
+    );
+  }
+}
+
+/** `sermo predict --json --model MODEL FILES…`, one parsed object per file, by path. */
+export function nativePredict(files, model = NATIVE_MODEL) {
+  const args = ["predict", "--json", "--model", model, ...files];
+  const bin = process.env.SERMO_BIN ?? path.join(ROOT, "target/release/sermo");
+  const options = { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 };
+  const out = existsSync(bin)
+    ? execFileSync(bin, args, options)
+    : execFileSync("cargo", ["run", "--quiet", "--release", "-p", "sermo", "--", ...args], options);
+  const results = new Map();
+  for (const line of out.split("\n").filter((l) => l.trim().startsWith("{"))) {
+    const r = JSON.parse(line);
+    results.set(path.resolve(ROOT, r.file), r);
+  }
+  return results;
+}

@@ -1,0 +1,84 @@
+// (c) The page's probabilities equal the native CLI's (`sermo predict --json`) within 1e-3 for
+// the same clips and model; the package API's logits too. Runs on the forced CPU path (d).
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { FIXTURES, SLOW, WEB, apiClassify, classifyFile, launch, openDemo, tmpDir } from "./lib/browser.mjs";
+import { NATIVE_MODEL, assertSameModel, nativePredict } from "./lib/native.mjs";
+import { serve } from "./lib/server.mjs";
+import { toneAndNoise, writeWav } from "./lib/wav.mjs";
+
+const TOLERANCE = 1e-3;
+
+// 48 kHz clips only: the browser decodes them without resampling, so both sides see the same
+// samples (other rates go through the browser's resampler here and rubato natively).
+const FIXTURE_CLIPS = [
+  "speech-48000hz-pcm16-mono.wav",
+  "speech-48000hz-pcm24-mono.wav",
+  "speech-48000hz-f32-mono.wav",
+  "speech-48000hz-pcm16-mono.flac",
+  "mix-48000hz-pcm16-stereo.wav",
+  "nearsilence-48000hz-pcm24-mono.wav",
+];
+
+let server;
+let browser;
+let clips;
+let native;
+let generatedDir;
+
+before(async () => {
+  assertSameModel();
+  generatedDir = tmpDir("parity");
+  const generated = writeWav(path.join(generatedDir, "tone-noise-48000hz-pcm16-mono.wav"), toneAndNoise(), 48000);
+  clips = [...FIXTURE_CLIPS.map((f) => path.join(FIXTURES, f)).filter(existsSync), generated];
+  native = nativePredict(clips, NATIVE_MODEL);
+  server = await serve({ "/": WEB, "/fixtures/": FIXTURES, "/generated/": generatedDir });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+function urlOf(clip) {
+  return clip.startsWith(generatedDir) ? `/generated/${path.basename(clip)}` : `/fixtures/${path.basename(clip)}`;
+}
+
+test("(c, d) demo page on ?backend=cpu: probabilities equal native within 1e-3", { timeout: SLOW }, async (t) => {
+  const context = await browser.newContext();
+  const { page, errors } = await openDemo(context, server.origin, "?backend=cpu");
+  assert.equal(await page.getAttribute("#backend", "data-backend"), "cpu");
+  for (const clip of clips) {
+    const web = await classifyFile(page, clip);
+    const cli = native.get(clip);
+    assert.ok(cli, `native result for ${clip}`);
+    const labels = Object.keys(cli.probabilities);
+    const diff = Math.max(...labels.map((l) => Math.abs(web.probabilities[l] - cli.probabilities[l])));
+    t.diagnostic(`${path.basename(clip)}: max |p_web - p_native| = ${diff.toExponential(2)}, label ${web.label}`);
+    assert.ok(diff <= TOLERANCE, `${clip}: probabilities differ by ${diff}`);
+    assert.equal(web.voiced, cli.voiced, `${clip}: voiced`);
+    assert.equal(web.label, cli.label, `${clip}: label`);
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("(c) package API on the CPU: logits equal native within 1e-3", { timeout: SLOW }, async (t) => {
+  const context = await browser.newContext();
+  const { info, results } = await apiClassify(context, server.origin, "cpu", clips.map(urlOf));
+  assert.equal(info.backend, "cpu");
+  for (const clip of clips) {
+    const web = results[urlOf(clip)];
+    const cli = native.get(clip);
+    const labels = info.labels; // model order (the CLI's JSON maps are sorted by name)
+    const scale = Math.max(1, ...labels.map((l) => Math.abs(cli.logits[l])));
+    const diff = Math.max(...web.logits.map((v, i) => Math.abs(v - cli.logits[labels[i]])));
+    t.diagnostic(`${path.basename(clip)}: max |logit_web - logit_native| = ${diff.toExponential(2)} (scale ${scale.toFixed(2)})`);
+    assert.ok(diff <= TOLERANCE * scale, `${clip}: logits differ by ${diff}`);
+    assert.deepEqual(web.probabilitiesArray.map((p, i) => [web.probabilities[labels[i]], p]).filter(([a, b]) => a !== b), []);
+  }
+  await context.close();
+});
