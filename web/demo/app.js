@@ -44,7 +44,7 @@ function backendFromQuery() {
 function describeModel(info) {
   const p = info.provenance || {};
   if (!p.trained) {
-    return `${p.name || "unnamed"} — untrained placeholder: its predictions are meaningless`;
+    return `Untrained placeholder: its predictions are meaningless (model "${p.name || "unnamed"}")`;
   }
   const test = (p.accuracies || []).find((a) => a.split === "test");
   const accuracy = test ? `, ${(test.accuracy * 100).toFixed(1)} % test accuracy (${test.protocol} protocol)` : "";

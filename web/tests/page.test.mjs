@@ -30,7 +30,7 @@ test("(a) the page loads the model and shows the backend (auto: CPU when WebGPU 
   assert.match(fallback, /WebGPU is not available, fell back to the CPU: .+/);
   const info = await page.textContent("#model-info");
   const trained = await page.getAttribute("#model-info", "data-trained");
-  if (trained === "false") assert.match(info, /untrained placeholder/);
+  if (trained === "false") assert.match(info, /untrained placeholder/i);
   else assert.doesNotMatch(info, /untrained/);
   assert.equal(await page.textContent("#mic"), "Start microphone");
   assert.equal(await page.isEnabled("#mic"), true);

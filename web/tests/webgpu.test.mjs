@@ -60,7 +60,7 @@ test("(e) with --enable-unsafe-webgpu: auto declines the software adapter; ?back
     assert.equal(await auto.page.getAttribute("#backend", "data-backend"), "cpu");
     const reason = await auto.page.getAttribute("#fallback", "data-reason");
     t.diagnostic(`auto: ${reason}`);
-    assert.match(reason, /software fallback/);
+    assert.match(reason, /software adapter/);
     await auto.page.close();
   }
   const { page, errors } = await openDemo(context, server.origin, "?backend=webgpu");

@@ -84,7 +84,7 @@ mod web {
     use std::cell::RefCell;
 
     use burn::tensor::Device;
-    use burn::tensor::wgpu::WgpuBackend;
+    use burn::tensor::wgpu::{WgpuBackend, WgpuInitError};
     use js_sys::Reflect;
     use wasm_bindgen::JsValue;
 
@@ -141,10 +141,13 @@ mod web {
                     GPU.with(|g| *g.borrow_mut() = Some(gpu.clone()));
                     return Ok(gpu);
                 }
+                Err(WgpuInitError::AdapterUnavailable { .. }) => {
+                    reason = "navigator.gpu.requestAdapter() found no adapter".into();
+                }
                 Err(e) => reason = e.to_string(),
             }
         }
-        Err(format!("no usable WebGPU adapter ({reason})"))
+        Err(format!("no usable WebGPU adapter: {reason} (asked twice)"))
     }
 }
 

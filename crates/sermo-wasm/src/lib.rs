@@ -151,7 +151,9 @@ fn model_info(artifact: &Artifact) -> String {
 }
 
 struct Inner {
-    model: RefCell<sermo_model::Classifier>,
+    /// Taken out for the length of a classification (which awaits the GPU), put back after.
+    model: RefCell<Option<sermo_model::Classifier>>,
+    labels: Vec<String>,
     backend: Backend,
     fallback_reason: Option<String>,
     adapter: Option<String>,
@@ -176,8 +178,9 @@ impl Classifier {
     /// Loads a model artifact (the bytes of a sermo `.safetensors` file) onto a backend.
     ///
     /// `backend`: `"auto"` (default: WebGPU if a hardware adapter is available and computes,
-    /// else the CPU), `"webgpu"` (WebGPU, a software adapter included, or an error) or `"cpu"`. `onStatus`, if given, is called
-    /// with progress lines. Runs one warm-up inference before it resolves.
+    /// else the CPU), `"webgpu"` (WebGPU, a software adapter included, or an error) or
+    /// `"cpu"`. `onStatus`, if given, is called with progress lines. Runs one warm-up
+    /// inference before it resolves.
     #[wasm_bindgen(js_name = create)]
     pub async fn create(
         artifact: Uint8Array,
@@ -199,10 +202,11 @@ impl Classifier {
             let attempt = match backend::webgpu().await {
                 // A software adapter emulates the GPU on the CPU, many times slower than the
                 // CPU backend itself: "auto" takes it only when nothing else is there.
-                Ok(gpu) if gpu.software && preference == Preference::Auto => Err(format!(
-                    "the only WebGPU adapter is a software fallback ({}), slower than the CPU backend",
-                    gpu.adapter
-                )),
+                Ok(gpu) if gpu.software && preference == Preference::Auto => Err(
+                    "WebGPU has only a software adapter here (the GPU emulated on the CPU), \
+                     slower than the CPU backend"
+                        .into(),
+                ),
                 Ok(gpu) => {
                     report(on_status, "building the network on WebGPU and warming up");
                     build(&artifact, &gpu.device)
@@ -250,7 +254,8 @@ impl Classifier {
             serde_json::to_string(&artifact.meta.features).unwrap_or_else(|_| "{}".into());
         Classifier {
             inner: Rc::new(Inner {
-                model: RefCell::new(model),
+                labels: model.labels().to_vec(),
+                model: RefCell::new(Some(model)),
                 backend,
                 fallback_reason,
                 adapter,
@@ -283,7 +288,7 @@ impl Classifier {
     /// Label names in output order.
     #[wasm_bindgen(getter)]
     pub fn labels(&self) -> Vec<String> {
-        self.inner.model.borrow().labels().to_vec()
+        self.inner.labels.clone()
     }
 
     /// The feature parameters (sample rate, window, MFCC) as JSON.
@@ -332,17 +337,27 @@ impl Classifier {
 }
 
 /// Features, then the network with asynchronous read-back: the body of
-/// [`sermo_model::Classifier::classify_async`], timed in two parts.
+/// [`sermo_model::Classifier::classify_async`], timed in two parts. The calls are queued
+/// (see `Inner::tail`), so the model is always there to take.
 async fn classify(inner: &Inner, audio: &Audio) -> Result<JsValue, JsError> {
-    let t0 = now_ms();
-    let (map, voiced) = inner
+    let mut model = inner
         .model
-        .try_borrow_mut()
-        .map_err(js_err)?
-        .features(audio)
-        .map_err(js_err)?;
+        .borrow_mut()
+        .take()
+        .ok_or_else(|| JsError::new("the classifier is busy"))?;
+    let result = classify_with(&mut model, inner.backend, audio).await;
+    *inner.model.borrow_mut() = Some(model);
+    result
+}
+
+async fn classify_with(
+    model: &mut sermo_model::Classifier,
+    backend: Backend,
+    audio: &Audio,
+) -> Result<JsValue, JsError> {
+    let t0 = now_ms();
+    let (map, voiced) = model.features(audio).map_err(js_err)?;
     let t1 = now_ms();
-    let model = inner.model.try_borrow().map_err(js_err)?;
     let prediction = model
         .predict_maps_async(&[map], &[voiced])
         .await
@@ -350,12 +365,7 @@ async fn classify(inner: &Inner, audio: &Audio) -> Result<JsValue, JsError> {
         .pop()
         .ok_or_else(|| JsError::new("no prediction came back"))?;
     let t2 = now_ms();
-    result_object(
-        &prediction,
-        model.labels(),
-        inner.backend,
-        [t1 - t0, t2 - t1],
-    )
+    result_object(&prediction, model.labels(), backend, [t1 - t0, t2 - t1])
 }
 
 fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), JsError> {
