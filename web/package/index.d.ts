@@ -69,7 +69,12 @@ export interface ClassifyResult {
   /** "webgpu" or "cpu". */
   backend: "webgpu" | "cpu";
   /** Milliseconds spent in the worker on features (resample, window, MFCC, scaling) and on the network. */
-  timings: { featuresMs: number; inferenceMs: number };
+  timings: {
+    featuresMs: number;
+    inferenceMs: number;
+    /** Milliseconds of the whole call inside the worker (`classify` only). */
+    workerMs?: number;
+  };
 }
 
 /** A live result. */

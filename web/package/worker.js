@@ -261,7 +261,10 @@ class Stream {
 const handlers = {
   load,
   async classify({ samples, sampleRate }) {
-    return loaded().classify(samples, sampleRate);
+    const t0 = performance.now();
+    const result = await loaded().classify(samples, sampleRate);
+    result.timings.workerMs = performance.now() - t0;
+    return result;
   },
   async mfcc({ samples, sampleRate }) {
     const t0 = performance.now();

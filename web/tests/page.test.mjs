@@ -68,3 +68,33 @@ test("an unknown ?backend= value warns and uses auto", { timeout: SLOW }, async 
   assert.match(await page.textContent("#message"), /Unknown backend "cuda"/);
   await context.close();
 });
+
+test("load(url) fetches a model once and keeps it in the Cache API; load(bytes) works too", { timeout: SLOW }, async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${server.origin}/tests/harness.html`);
+  const before = server.requests.filter((r) => r.url === "/package/wasm/default.safetensors?as-url").length;
+  const out = await page.evaluate(async () => {
+    const { Classifier } = await import("/package/index.js");
+    const url = "/package/wasm/default.safetensors?as-url";
+    const statuses = [];
+    for (let i = 0; i < 2; i++) {
+      const seen = [];
+      const c = await Classifier.load({ model: url, backend: "cpu", onProgress: (p) => seen.push(p.status) });
+      statuses.push(seen);
+      c.dispose();
+    }
+    const bytes = await (await fetch("/package/wasm/default.safetensors")).arrayBuffer();
+    const c = await Classifier.load(bytes);
+    const labels = c.labels;
+    c.dispose();
+    await caches.delete("sermo-models-v1");
+    return { statuses, labels };
+  });
+  const fetched = server.requests.filter((r) => r.url === "/package/wasm/default.safetensors?as-url").length - before;
+  assert.equal(fetched, 1, "the model URL was fetched once for two loads");
+  assert.ok(out.statuses[0].includes("downloading the model"), out.statuses[0].join(" | "));
+  assert.ok(out.statuses[1].includes("model found in the cache"), out.statuses[1].join(" | "));
+  assert.equal(out.labels.length, 8);
+  await context.close();
+});

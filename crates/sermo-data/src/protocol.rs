@@ -209,7 +209,7 @@ fn actor(
                 .collect()
         }
         None => {
-            if folds == 0 || 24 % folds != 0 || fold >= folds {
+            if folds == 0 || !24usize.is_multiple_of(folds) || fold >= folds {
                 return Err(DataError::Protocol(format!(
                     "fold {fold} of {folds}: folds must divide 24 actors and fold must be below it"
                 )));

@@ -1,5 +1,5 @@
 //! Protocols keep splits disjoint; the feature cache is reused, verified, exported and imported.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 

@@ -90,7 +90,7 @@ impl SermoNetConfig {
                 self.n_mfcc, self.n_frames, self.conv_pools
             ));
         }
-        if self.n_heads == 0 || self.n_mfcc % self.n_heads != 0 {
+        if self.n_heads == 0 || !self.n_mfcc.is_multiple_of(self.n_heads) {
             return Err(format!(
                 "n_mfcc ({}) must be a multiple of n_heads ({})",
                 self.n_mfcc, self.n_heads

@@ -215,8 +215,7 @@ fn truncated_or_corrupt_state_dict_is_an_error_not_a_panic() {
 
     let missing = scratch.0.join("missing.pt");
     let e = import_state_dict(&missing, &SermoNetConfig::paper(), &device)
-        .err()
-        .expect("a missing file is an error");
+        .expect_err("a missing file is an error");
     println!("missing file: {e}");
 }
 
