@@ -1,7 +1,7 @@
 // Shared set-up of the browser tests: paths, Debian's chromium through playwright-core, the
 // flags that keep it on loopback (shared/notes/browser.md), and small helpers.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, mkdirSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -27,9 +27,18 @@ export const BASE_FLAGS = [
   "--autoplay-policy=no-user-gesture-required",
 ];
 
+const made = [];
+process.on("exit", () => {
+  if (process.env.SERMO_KEEP_TMP) return;
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh directory under web/tests/.tmp, removed when the process exits (unless SERMO_KEEP_TMP is set). */
 export function tmpDir(name) {
   mkdirSync(TMP, { recursive: true });
-  return mkdtempSync(path.join(TMP, `${name}-`));
+  const dir = mkdtempSync(path.join(TMP, `${name}-`));
+  made.push(dir);
+  return dir;
 }
 
 /** Installs Debian's chromium when it is missing (as root, through apt-get). */
