@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::tensor::Device;
-use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Float32Array, Function, Promise, Reflect, Uint8Array};
 use sermo_dsp::{Audio, FeatureConfig};
 use sermo_model::{Artifact, Prediction};
 use wasm_bindgen::prelude::*;
@@ -368,43 +368,30 @@ async fn classify_with(
     result_object(&prediction, model.labels(), backend, [t1 - t0, t2 - t1])
 }
 
-fn set(target: &Object, key: &str, value: &JsValue) -> Result<(), JsError> {
-    Reflect::set(target, &JsValue::from_str(key), value)
-        .map(|_| ())
-        .map_err(|_| JsError::new(&format!("cannot set {key} on the result")))
-}
-
-fn numbers(values: &[f32]) -> Array {
-    values
-        .iter()
-        .map(|&v| JsValue::from_f64(f64::from(v)))
-        .collect()
-}
-
-/// The plain object `classify` resolves to.
+/// The plain object `classify` resolves to, built as JSON and parsed once: one call into
+/// JavaScript instead of one per field.
 fn result_object(
     p: &Prediction,
     labels: &[String],
     backend: Backend,
     [features_ms, inference_ms]: [f64; 2],
 ) -> Result<JsValue, JsError> {
-    let out = Object::new();
-    let label = p.label.as_deref().map_or(JsValue::NULL, JsValue::from_str);
-    set(&out, "label", &label)?;
-    let probabilities = Object::new();
-    for (name, &value) in labels.iter().zip(&p.probabilities) {
-        set(&probabilities, name, &JsValue::from_f64(f64::from(value)))?;
-    }
-    set(&out, "probabilities", &probabilities)?;
-    set(&out, "probabilitiesArray", &numbers(&p.probabilities))?;
-    set(&out, "logits", &numbers(&p.logits))?;
-    set(&out, "voiced", &JsValue::from_bool(p.voiced))?;
-    set(&out, "backend", &JsValue::from_str(backend.name()))?;
-    let timings = Object::new();
-    set(&timings, "featuresMs", &JsValue::from_f64(features_ms))?;
-    set(&timings, "inferenceMs", &JsValue::from_f64(inference_ms))?;
-    set(&out, "timings", &timings)?;
-    Ok(out.into())
+    let probabilities: serde_json::Map<String, serde_json::Value> = labels
+        .iter()
+        .zip(&p.probabilities)
+        .map(|(name, &value)| (name.clone(), serde_json::json!(f64::from(value))))
+        .collect();
+    let widen = |values: &[f32]| values.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
+    let json = serde_json::json!({
+        "label": p.label,
+        "probabilities": probabilities,
+        "probabilitiesArray": widen(&p.probabilities),
+        "logits": widen(&p.logits),
+        "voiced": p.voiced,
+        "backend": backend.name(),
+        "timings": { "featuresMs": features_ms, "inferenceMs": inference_ms },
+    });
+    js_sys::JSON::parse(&json.to_string()).map_err(|_| JsError::new("cannot build the result"))
 }
 
 /// The MFCC map of mono audio (`[n_mfcc, n_frames]`, row-major; 40 × 282 for the paper's
