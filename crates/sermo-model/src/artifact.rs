@@ -136,6 +136,31 @@ pub struct Artifact {
     pub weights: BTreeMap<String, StoredTensor>,
 }
 
+/// What went wrong when weights were applied to a network — missing and unexpected tensors
+/// (except those `ignore` accepts) and per-tensor errors — or `None` when everything fit.
+pub(crate) fn weight_mismatch(
+    result: &burn_store::ApplyResult,
+    ignore: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let unused: Vec<&String> = result.unused.iter().filter(|n| !ignore(n)).collect();
+    if result.missing.is_empty() && unused.is_empty() && result.errors.is_empty() {
+        return None;
+    }
+    let missing: Vec<&String> = result.missing.iter().map(|(n, _)| n).take(6).collect();
+    let errors: Vec<String> = result
+        .errors
+        .iter()
+        .take(3)
+        .map(|e| e.to_string())
+        .collect();
+    Some(format!(
+        "{} missing {missing:?}, {} unexpected {:?}, errors {errors:?}",
+        result.missing.len(),
+        unused.len(),
+        &unused[..unused.len().min(6)],
+    ))
+}
+
 fn bad(reason: impl Into<String>) -> ModelError {
     ModelError::Artifact(reason.into())
 }
@@ -206,25 +231,8 @@ impl Artifact {
             })
             .collect();
         let result = model.apply(tensors, None, None, false);
-        if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
-            return Err(bad(format!(
-                "weights do not fit the network: {} missing {:?}, {} unexpected {:?}, errors {:?}",
-                result.missing.len(),
-                result
-                    .missing
-                    .iter()
-                    .map(|(n, _)| n)
-                    .take(5)
-                    .collect::<Vec<_>>(),
-                result.unused.len(),
-                result.unused.iter().take(5).collect::<Vec<_>>(),
-                result
-                    .errors
-                    .iter()
-                    .take(3)
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>(),
-            )));
+        if let Some(mismatch) = weight_mismatch(&result, |_| false) {
+            return Err(bad(format!("weights do not fit the network: {mismatch}")));
         }
         Ok(model.valid())
     }

@@ -14,6 +14,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use burn_store::{ModuleSnapshot, PytorchStore};
 
+use crate::artifact::weight_mismatch;
 use crate::{ModelError, SermoNet, SermoNetConfig};
 
 /// `(PyTorch key pattern, burn path)` rewrites, applied in order.
@@ -56,27 +57,9 @@ pub fn import_state_dict(
     let result = model
         .load_from(&mut store)
         .map_err(|e| fail(format!("not a readable PyTorch state_dict ({e})")))?;
-    let unused: Vec<_> = result
-        .unused
-        .iter()
-        .filter(|name| !name.ends_with("num_batches_tracked"))
-        .collect();
-    if !result.missing.is_empty() || !unused.is_empty() || !result.errors.is_empty() {
+    if let Some(mismatch) = weight_mismatch(&result, |name| name.ends_with("num_batches_tracked")) {
         return Err(fail(format!(
-            "it does not hold the reference architecture: missing {:?}, unexpected {:?}, errors {:?}",
-            result
-                .missing
-                .iter()
-                .map(|(n, _)| n)
-                .take(6)
-                .collect::<Vec<_>>(),
-            unused.iter().take(6).collect::<Vec<_>>(),
-            result
-                .errors
-                .iter()
-                .take(3)
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>(),
+            "it does not hold the reference architecture: {mismatch}"
         )));
     }
     Ok(model.valid())
