@@ -39,6 +39,33 @@ impl Backend {
         }
     }
 
+    /// The devices numbered `indices` (`--devices`). The CPU backend has one device, 0. A device
+    /// listed twice gets two shards of each batch (how the tests run the data-parallel path on
+    /// the CPU).
+    pub fn devices(self, indices: &[usize]) -> Result<Vec<Device>> {
+        if indices.is_empty() {
+            bail!("--devices needs at least one device index");
+        }
+        indices.iter().map(|&i| self.device_numbered(i)).collect()
+    }
+
+    fn device_numbered(self, index: usize) -> Result<Device> {
+        match (self, index) {
+            (_, 0) => self.device(),
+            (Backend::Cpu, _) => {
+                bail!("the cpu backend has one device, 0 (it uses every core already)")
+            }
+            #[cfg(feature = "vulkan")]
+            (Backend::Wgpu, i) => Ok(Device::vulkan(burn::tensor::DeviceKind::DiscreteGpu(i))),
+            #[cfg(all(feature = "wgpu", not(feature = "vulkan")))]
+            (Backend::Wgpu, i) => Ok(Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i))),
+            #[cfg(feature = "cuda")]
+            (Backend::Cuda, i) => Ok(Device::cuda(i)),
+            #[allow(unreachable_patterns)]
+            (other, _) => other.device(),
+        }
+    }
+
     /// Name for reports.
     pub fn name(self) -> &'static str {
         match self {

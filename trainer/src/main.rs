@@ -11,6 +11,7 @@ mod models;
 mod npy;
 mod plots;
 mod predict;
+mod step;
 mod train;
 
 use clap::{Parser, Subcommand};

@@ -1,10 +1,10 @@
-//! Reading NumPy `.npy` / `.npz` arrays (scalers for `sermo import`); writing is
-//! `features::npy_bytes`.
+//! NumPy arrays: writing float32 `.npy` (`sermo features`) and reading `.npy` / `.npz`
+//! (scalers for `sermo import`).
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 
 /// Decodes a `.npy` holding a little-endian float32 or float64 C-order array, as f32 values and
 /// the shape.
@@ -89,6 +89,53 @@ pub fn read_npz(path: &Path, names: &[&str]) -> Result<Vec<Vec<f32>>> {
         .collect()
 }
 
+/// The bytes of a `.npy` (format 1.0) holding a little-endian float32 C-order array.
+///
+/// The header is `{'descr': '<f4', 'fortran_order': False, 'shape': (…), }`, padded with
+/// spaces and a newline so that the data starts at a multiple of 64 bytes, as NumPy writes it.
+pub fn npy_bytes(shape: &[usize], data: &[f32]) -> Result<Vec<u8>> {
+    let count: usize = shape.iter().product();
+    ensure!(
+        count == data.len(),
+        "shape {shape:?} holds {count} values, the data {}",
+        data.len()
+    );
+    let dims = match shape {
+        [n] => format!("({n},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {dims}, }}");
+    // magic (6) + version (2) + header length (2) + header + '\n' ≡ 0 (mod 64)
+    let used = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - used % 64) % 64));
+    header.push('\n');
+    let header_len = u16::try_from(header.len()).context(".npy header too long")?;
+    let mut out = Vec::with_capacity(10 + header.len() + 4 * data.len());
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&header_len.to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    Ok(out)
+}
+
+/// Writes `data` (row-major, `shape`) as a float32 `.npy` file.
+pub fn write_npy(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
+    let bytes = npy_bytes(shape, data)?;
+    let mut file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(&bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -97,10 +144,34 @@ mod tests {
     #[test]
     fn npy_round_trip() {
         let data: Vec<f32> = (0..12).map(|i| i as f32 * 0.5).collect();
-        let bytes = crate::features::npy_bytes(&[3, 4], &data).unwrap();
+        let bytes = npy_bytes(&[3, 4], &data).unwrap();
         let (shape, back) = decode_float(&bytes).unwrap();
         assert_eq!(shape, vec![3, 4]);
         assert_eq!(back, data);
+    }
+
+    #[test]
+    fn npy_header_is_numpy_v1() {
+        let bytes = npy_bytes(&[40, 282], &vec![0.5; 40 * 282]).unwrap();
+        assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+        let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        assert_eq!((10 + hlen) % 64, 0);
+        let header = std::str::from_utf8(&bytes[10..10 + hlen]).unwrap();
+        assert!(
+            header.starts_with("{'descr': '<f4', 'fortran_order': False, 'shape': (40, 282), }")
+        );
+        assert!(header.ends_with('\n'));
+        assert_eq!(bytes.len(), 10 + hlen + 4 * 40 * 282);
+        assert_eq!(&bytes[10 + hlen..10 + hlen + 4], &0.5f32.to_le_bytes());
+        assert!(npy_bytes(&[2, 2], &[0.0; 3]).is_err());
+        let one = npy_bytes(&[3], &[1.0, 2.0, 3.0]).unwrap();
+        // 10 + 59 header bytes + '\n' = 70: the data starts at the next multiple of 64.
+        assert_eq!(one.len(), 128 + 12);
+        assert!(
+            std::str::from_utf8(&one[10..128])
+                .unwrap()
+                .contains("'shape': (3,)")
+        );
     }
 
     #[test]

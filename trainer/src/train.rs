@@ -25,7 +25,6 @@ use sermo_data::{
     default_cache_root, write_atomic,
 };
 use sermo_dsp::{AugmentConfig, FeatureConfig};
-use sermo_model::train::TrainStep as _;
 use sermo_model::{
     Accuracy, Artifact, ArtifactMeta, EMOTIONS, Provenance, Scaler, SermoNet, SermoNetConfig,
 };
@@ -33,6 +32,7 @@ use sermo_model::{
 use crate::backend::Backend;
 use crate::metrics::Scores;
 use crate::plots;
+use crate::step;
 
 /// Which protocol to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -132,8 +132,12 @@ pub struct TrainArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
+    /// Devices of --backend to train on, e.g. `0,1` for two GPUs: data parallel, each batch split
+    /// between them and the gradients summed on the first (see the README). Default: 0.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    pub devices: Vec<usize>,
     /// Continue the run in --out from its last checkpoint, with its saved configuration
-    /// (only --epochs and --backend may change).
+    /// (only --epochs, --backend and --devices may change).
     #[arg(long)]
     pub resume: bool,
 }
@@ -483,8 +487,18 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let valid_set = MapDataset::new(cache.clone(), split.valid.clone());
     let test_set = MapDataset::new(cache.clone(), split.test.clone());
 
-    let device = args.backend.device()?;
-    let ad_device = device.clone().autodiff();
+    let devices = args.backend.devices(&args.devices)?;
+    let device = devices[0].clone();
+    let ad_devices: Vec<Device> = devices.iter().map(|d| d.clone().autodiff()).collect();
+    let ad_device = ad_devices[0].clone();
+    if devices.len() > 1 {
+        eprintln!(
+            "data parallel over {} devices: {:?}; each batch of {} is split between them",
+            devices.len(),
+            args.devices,
+            config.batch_size
+        );
+    }
     let sgd = SgdConfig::new()
         .with_momentum(Some(
             MomentumConfig::new()
@@ -553,7 +567,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     for epoch in state.epochs_done + 1..=config.epochs {
         let started = Instant::now();
         let seed = epoch_seed(config.seed, epoch);
-        ad_device.seed(seed);
+        for (i, d) in ad_devices.iter().enumerate() {
+            d.seed(seed.wrapping_add(i as u64));
+        }
         let mut order = split.train.clone();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
         let order = MapDataset::new(cache.clone(), order);
@@ -572,32 +588,17 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 .map(|i| order.get(i))
                 .collect::<Result<Vec<_>, _>>()?;
             let n = items.len();
-            let batch = batcher.batch(items, &ad_device);
-            let output = model.step(batch);
-            let loss = output
-                .item
-                .loss
-                .clone()
-                .try_into_scalar::<f32>()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            if !loss.is_finite() {
-                bail!("training diverged at epoch {epoch}, step {step}: loss is {loss}");
+            let outcome = step::gradients(&model, items, &batcher, &ad_devices)?;
+            if !outcome.loss.is_finite() {
+                bail!(
+                    "training diverged at epoch {epoch}, step {step}: loss is {}",
+                    outcome.loss
+                );
             }
-            let hits = output
-                .item
-                .output
-                .clone()
-                .argmax(1)
-                .squeeze_dim::<1>(1)
-                .equal(output.item.targets.clone())
-                .int()
-                .sum()
-                .try_into_scalar::<i64>()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            loss_sum += f64::from(loss) * n as f64;
-            correct += hits as usize;
+            loss_sum += f64::from(outcome.loss) * n as f64;
+            correct += outcome.correct;
             seen += n;
-            model = optim.step(config.lr, model, output.grads);
+            model = optim.step(config.lr, model, outcome.grads);
             bar.inc(1);
             bar.set_message(format!("loss {:.3}", loss_sum / seen as f64));
         }

@@ -189,6 +189,22 @@ fn trains_evaluates_predicts_and_resumes() {
     let actor = report(&fx.root.join("actor"));
     assert_eq!(actor["test_actors"], serde_json::json!([1]));
     assert_eq!(actor["valid_actors"], serde_json::json!([2, 3]));
+
+    // 7. Data parallel: device 0 listed twice runs every batch as two shards (fork, gradients
+    //    moved and summed, one optimizer step) on the one CPU device; it learns as well.
+    ok(fx
+        .train("shards", &["--epochs", "3", "--devices", "0,0"])
+        .output()
+        .unwrap());
+    let shards = report(&fx.root.join("shards"));
+    let acc = shards["test"]["accuracy"].as_f64().unwrap();
+    assert!(acc > 0.4, "sharded training reached only {acc}");
+    let out = fx
+        .train("one-cpu", &["--epochs", "1", "--devices", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("one device"));
 }
 
 #[test]
