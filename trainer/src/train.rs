@@ -156,6 +156,11 @@ pub struct TrainConfig {
     pub augment: AugmentConfig,
     pub features: FeatureConfig,
     pub model: SermoNetConfig,
+    /// Dropout masks drawn on the host (`sermo_model::dropout`: the same Bernoulli masks, far
+    /// cheaper on the CPU) instead of by burn on the device. New CPU runs use it; runs begun
+    /// before it existed resume with burn's masks, so they continue exactly as they began.
+    #[serde(default)]
+    pub host_dropout: bool,
 }
 
 /// One epoch's figures.
@@ -448,6 +453,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             },
             features: FeatureConfig::default(),
             model: SermoNetConfig::paper(),
+            host_dropout: args.backend == Backend::Cpu,
         }
     };
     if let Some(epochs) = args.epochs {
@@ -570,6 +576,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         for (i, d) in ad_devices.iter().enumerate() {
             d.seed(seed.wrapping_add(i as u64));
         }
+        sermo_model::dropout::host_masks(config.host_dropout.then_some(seed));
         let mut order = split.train.clone();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
         let order = MapDataset::new(cache.clone(), order);

@@ -29,30 +29,40 @@ fn inference(c: &mut Criterion) {
 }
 
 fn train_step(c: &mut Criterion) {
-    let device = Device::flex().autodiff();
-    device.seed(0);
-    let mut model = Some(SermoNetConfig::paper().init(&device));
-    let mut optim = SgdConfig::new()
-        .with_momentum(Some(
-            MomentumConfig::new().with_momentum(0.9).with_dampening(0.0),
-        ))
-        .with_weight_decay(Some(WeightDecayConfig::new(1e-4)))
-        .init();
-    let inputs = Tensor::<4>::random([16, 1, 40, 282], Distribution::Normal(0.0, 1.0), &device);
-    let labels: Vec<i64> = (0..16).map(|i| i % 8).collect();
-    let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [16]), &device);
-    c.bench_function("train step batch 16 (flex)", |b| {
-        b.iter(|| {
-            let m = model.take().unwrap();
-            let out = m.step(Batch {
-                inputs: inputs.clone(),
-                targets: targets.clone(),
-            });
-            let grads: GradientsParams = out.grads;
-            model = Some(optim.step(0.01, m, grads));
-            out.item.loss.into_data()
-        })
-    });
+    // burn's device-drawn dropout masks, then sermo's host-drawn ones (what `sermo train` uses
+    // on the CPU): the before and after of `sermo_model::dropout`.
+    for host in [false, true] {
+        sermo_model::dropout::host_masks(host.then_some(0));
+        let device = Device::flex().autodiff();
+        device.seed(0);
+        let mut model = Some(SermoNetConfig::paper().init(&device));
+        let mut optim = SgdConfig::new()
+            .with_momentum(Some(
+                MomentumConfig::new().with_momentum(0.9).with_dampening(0.0),
+            ))
+            .with_weight_decay(Some(WeightDecayConfig::new(1e-4)))
+            .init();
+        let inputs = Tensor::<4>::random([16, 1, 40, 282], Distribution::Normal(0.0, 1.0), &device);
+        let labels: Vec<i64> = (0..16).map(|i| i % 8).collect();
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [16]), &device);
+        let masks = if host { "host" } else { "burn" };
+        c.bench_function(
+            &format!("train step batch 16 (flex, {masks} dropout masks)"),
+            |b| {
+                b.iter(|| {
+                    let m = model.take().unwrap();
+                    let out = m.step(Batch {
+                        inputs: inputs.clone(),
+                        targets: targets.clone(),
+                    });
+                    let grads: GradientsParams = out.grads;
+                    model = Some(optim.step(0.01, m, grads));
+                    out.item.loss.into_data()
+                })
+            },
+        );
+    }
+    sermo_model::dropout::host_masks(None);
 }
 
 criterion_group! {

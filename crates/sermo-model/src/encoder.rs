@@ -6,12 +6,12 @@
 //! three), its post-norm order and ReLU, which is what the paper's code ran.
 
 use burn::module::{Module, Param};
-use burn::nn::{
-    Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig, Relu,
-};
+use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig, Relu};
 use burn::tensor::Device;
 use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
+
+use crate::dropout::Dropout;
 
 /// Multi-head self-attention with a packed input projection (PyTorch's `MultiheadAttention`).
 #[derive(Module, Debug)]
@@ -40,7 +40,7 @@ impl SelfAttention {
         Self {
             in_proj: zero_bias(in_proj, 3 * d_model),
             out_proj: zero_bias(LinearConfig::new(d_model, d_model).init(device), d_model),
-            dropout: DropoutConfig::new(dropout).init(),
+            dropout: Dropout::new(dropout),
             n_heads,
         }
     }
@@ -98,7 +98,7 @@ impl EncoderLayer {
             linear2: LinearConfig::new(d_ff, d_model).init(device),
             norm1: LayerNormConfig::new(d_model).init(device),
             norm2: LayerNormConfig::new(d_model).init(device),
-            dropout: DropoutConfig::new(dropout).init(),
+            dropout: Dropout::new(dropout),
             activation: Relu::new(),
         }
     }

@@ -14,6 +14,7 @@
 mod artifact;
 mod classifier;
 mod config;
+pub mod dropout;
 mod encoder;
 mod error;
 mod model;

@@ -4,13 +4,12 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{
-    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Relu,
-};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
 use crate::config::SermoNetConfig;
+use crate::dropout::Dropout;
 use crate::encoder::TransformerEncoder;
 
 /// One CNN block: `[Conv 3×3 pad 1 → BatchNorm → ReLU → MaxPool → Dropout] × 3`.
@@ -52,7 +51,7 @@ impl ConvBlock {
             conv3: conv(c2, c3),
             bn3: BatchNormConfig::new(c3).init(device),
             pool3: pool(p3),
-            dropout: DropoutConfig::new(config.conv_dropout).init(),
+            dropout: Dropout::new(config.conv_dropout),
             activation: Relu::new(),
         }
     }
