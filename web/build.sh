@@ -4,7 +4,8 @@
 #   bash web/build.sh            # release build with WebAssembly SIMD
 #
 # 1. adds the wasm32-unknown-unknown target if rustup lacks it;
-# 2. cargo build -p sermo-wasm --release --target wasm32-unknown-unknown, with simd128 enabled,
+# 2. cargo build -p sermo-wasm --profile wasm-release (size-optimised, LTO; see Cargo.toml)
+#    --target wasm32-unknown-unknown, with simd128 enabled,
 #    in its own target directory (target/wasm) so it never waits on the native builds' lock;
 # 3. installs wasm-bindgen-cli (exactly the version of the wasm-bindgen crate) into
 #    target/tools if it is not there yet: the only thing this script may download;
@@ -34,14 +35,14 @@ if ! rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
   rustup target add "$TARGET"
 fi
 
-step "cargo build -p sermo-wasm --release --target $TARGET (simd128)"
+step "cargo build -p sermo-wasm --profile wasm-release --target $TARGET (simd128)"
 (
   cd "$root"
   CARGO_TARGET_DIR="$target_dir" \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
-    cargo build -p sermo-wasm --release --target "$TARGET"
+    cargo build -p sermo-wasm --profile wasm-release --target "$TARGET"
 )
-wasm="$target_dir/$TARGET/release/sermo_wasm.wasm"
+wasm="$target_dir/$TARGET/wasm-release/sermo_wasm.wasm"
 
 bindgen="$tools/bin/wasm-bindgen"
 if ! "$bindgen" --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then

@@ -137,25 +137,9 @@ fn test() -> Result<()> {
         ],
     )?;
     run("cargo", &["test", "--workspace"])?;
-    run(
-        "cargo",
-        &[
-            "build",
-            "-p",
-            "sermo-dsp",
-            "--target",
-            "wasm32-unknown-unknown",
-        ],
-    )?;
-    // sermo-model (with the whole browser stack) is built for wasm32 by `cargo xtask test-web`;
-    // the browser tests are not yet verified on CI machines.
-    if std::env::var_os("SERMO_BROWSER_TESTS").is_some() {
-        test_web()?;
-    } else {
-        say(
-            "skipping the browser tests (run `cargo xtask test-web`, or set SERMO_BROWSER_TESTS=1)",
-        );
-    }
+    // The wasm32 builds (sermo-dsp and sermo-model inside sermo-wasm), the npm package and the
+    // browser tests.
+    test_web()?;
     say(&format!(
         "all tests passed in {:.0} s",
         started.elapsed().as_secs_f64()
@@ -207,8 +191,8 @@ fn main() -> std::process::ExitCode {
         _ => {
             eprintln!(
                 "usage: cargo xtask demo [--port P]   build the wasm package and serve the browser demo\n       \
-                 cargo xtask test                 run every test (fmt, clippy, unit, end-to-end, wasm32)\n       \
-                 cargo xtask test-web             build the npm package and run the browser tests"
+                 cargo xtask test                 run every test (fmt, clippy, unit, end-to-end, wasm32, browser)\n       \
+                 cargo xtask test-web             only the npm package and the browser tests"
             );
             Err(anyhow::anyhow!("unknown command"))
         }
