@@ -668,7 +668,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let report = Report {
         protocol: config.protocol.to_string(),
         seed: config.seed,
-        backend: args.backend.name().into(),
+        backend: if args.devices == [0] {
+            args.backend.name().into()
+        } else {
+            format!("{} on devices {:?}", args.backend.name(), args.devices)
+        },
         command: command_line(),
         config: config.clone(),
         cache_key: cache.manifest.key.clone(),

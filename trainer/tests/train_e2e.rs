@@ -199,6 +199,7 @@ fn trains_evaluates_predicts_and_resumes() {
     let shards = report(&fx.root.join("shards"));
     let acc = shards["test"]["accuracy"].as_f64().unwrap();
     assert!(acc > 0.4, "sharded training reached only {acc}");
+    assert_eq!(shards["backend"], "cpu (flex) on devices [0, 0]");
     let out = fx
         .train("one-cpu", &["--epochs", "1", "--devices", "1"])
         .output()
