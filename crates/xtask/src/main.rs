@@ -139,7 +139,9 @@ fn test() -> Result<()> {
     run("cargo", &["test", "--workspace"])?;
     // The wasm32 builds (sermo-dsp and sermo-model inside sermo-wasm), the npm package and the
     // browser tests.
-    test_web()?;
+    // `cargo test` above built target/debug/sermo with the workspace's features; `cargo build
+    // -p sermo` alone would resolve other features and rebuild half of burn.
+    browser_tests(false)?;
     say(&format!(
         "all tests passed in {:.0} s",
         started.elapsed().as_secs_f64()
@@ -147,8 +149,9 @@ fn test() -> Result<()> {
     Ok(())
 }
 
-/// The wasm package, the npm package and the browser tests in headless chromium.
-fn test_web() -> Result<()> {
+/// The wasm package, the npm package and the browser tests in headless chromium; the native
+/// CLI they compare with is built first when `build_native` is set.
+fn browser_tests(build_native: bool) -> Result<()> {
     if !web_ready() {
         bail!("web/build.sh is missing");
     }
@@ -156,7 +159,9 @@ fn test_web() -> Result<()> {
     npm_install()?;
     build_web()?;
     // The browser tests compare the page with the native CLI.
-    run("cargo", &["build", "-p", "sermo"])?;
+    if build_native {
+        run("cargo", &["build", "-p", "sermo"])?;
+    }
     let native = root().join("target/debug/sermo");
     let native = native.to_string_lossy();
     run_with(
@@ -178,7 +183,7 @@ fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
-        Some("test-web") => test_web(),
+        Some("test-web") => browser_tests(true),
         Some("demo") => {
             let port = args
                 .iter()
