@@ -39,19 +39,22 @@ impl Backend {
         }
     }
 
-    /// The devices numbered `indices` (`--devices`). The CPU backend has one device, 0. A device
+    /// The devices numbered `indices` (`--devices`). `[0]`, the default, is the backend's
+    /// default device; a longer list names devices by index (GPUs: discrete GPU i, CUDA device
+    /// i), so that `0,1` never picks one GPU twice. The CPU backend has one device, 0. A device
     /// listed twice gets two shards of each batch (how the tests run the data-parallel path on
     /// the CPU).
     pub fn devices(self, indices: &[usize]) -> Result<Vec<Device>> {
-        if indices.is_empty() {
-            bail!("--devices needs at least one device index");
+        match indices {
+            [] => bail!("--devices needs at least one device index"),
+            [0] => Ok(vec![self.device()?]),
+            _ => indices.iter().map(|&i| self.device_numbered(i)).collect(),
         }
-        indices.iter().map(|&i| self.device_numbered(i)).collect()
     }
 
     fn device_numbered(self, index: usize) -> Result<Device> {
         match (self, index) {
-            (_, 0) => self.device(),
+            (Backend::Cpu, 0) => self.device(),
             (Backend::Cpu, _) => {
                 bail!("the cpu backend has one device, 0 (it uses every core already)")
             }

@@ -76,11 +76,11 @@ pub fn gradients(
             model.clone().fork(device)
         };
         let output = replica.forward_classification(batcher.batch(shard, device));
-        let weight = size as f64 / n as f64;
-        let grads = (output.loss.clone() * weight).backward();
-        let grads = GradientsParams::from_grads(grads, &replica).to_device(&grads_device, model);
+        let weighted_loss = output.loss * (size as f64 / n as f64);
+        let grads = GradientsParams::from_grads(weighted_loss.backward(), &replica)
+            .to_device(&grads_device, model);
         accumulator.accumulate(model, grads);
-        pending.push((output.loss * weight, hits(output.output, output.targets)));
+        pending.push((weighted_loss, hits(output.output, output.targets)));
     }
     let mut loss = 0f32;
     let mut correct = 0;
