@@ -1,6 +1,6 @@
 //! `sermo import` (PyTorch state_dict → artifact) and `sermo init` (fresh, untrained artifact).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use sermo_data::write_atomic;
@@ -62,14 +62,7 @@ pub fn run_import(args: &ImportArgs) -> Result<()> {
         ..Provenance::default()
     };
     let artifact = Artifact::from_model(&model, ArtifactMeta::paper(provenance), scaler)?;
-    write_atomic(&args.output, &artifact.to_bytes()?)
-        .with_context(|| format!("writing {}", args.output.display()))?;
-    eprintln!(
-        "wrote {} ({} parameters)",
-        args.output.display(),
-        artifact.num_params()
-    );
-    Ok(())
+    write_artifact(&args.output, &artifact, "")
 }
 
 /// `sermo init`.
@@ -102,11 +95,16 @@ pub fn run_init(args: &InitArgs) -> Result<()> {
     });
     let len = meta.features.n_mfcc * meta.features.n_frames();
     let artifact = Artifact::from_model(&model, meta, Scaler::identity(len))?;
-    write_atomic(&args.output, &artifact.to_bytes()?)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    write_artifact(&args.output, &artifact, ", untrained")
+}
+
+/// Writes an artifact atomically and says so, with its parameter count and `note`.
+fn write_artifact(path: &Path, artifact: &Artifact, note: &str) -> Result<()> {
+    write_atomic(path, &artifact.to_bytes()?)
+        .with_context(|| format!("writing {}", path.display()))?;
     eprintln!(
-        "wrote {} ({} parameters, untrained)",
-        args.output.display(),
+        "wrote {} ({} parameters{note})",
+        path.display(),
         artifact.num_params()
     );
     Ok(())
