@@ -11,6 +11,7 @@ mod models;
 mod npy;
 mod plots;
 mod predict;
+mod robustness;
 mod step;
 mod train;
 
@@ -34,6 +35,9 @@ enum Command {
     Eval(train::EvalArgs),
     /// Classify audio files: label and the 8 probabilities per file.
     Predict(predict::PredictArgs),
+    /// Score a model on held-out clips, clean and under each channel shift (gain, band limit,
+    /// noise, reverberation, onset, short clips): JSON and a PNG chart.
+    Robustness(robustness::RobustnessArgs),
     /// Import a PyTorch state_dict of the reference architecture into a model artifact.
     Import(import::ImportArgs),
     /// Write a freshly initialised (untrained) model artifact.
@@ -88,6 +92,7 @@ fn main() -> std::process::ExitCode {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => train::eval(a),
         Command::Predict(a) => predict::run(a),
+        Command::Robustness(a) => robustness::run(a),
         Command::Import(a) => import::run_import(a),
         Command::Init(a) => import::run_init(a),
         Command::Info(a) => info::run(a),

@@ -165,3 +165,96 @@ pub fn confusion_table(labels: &[String], matrix: &[Vec<f64>]) -> String {
     }
     out
 }
+
+/// Accuracy under each robustness condition as horizontal bars, with the clean accuracy and the
+/// "10 points below clean" line drawn across.
+pub fn robustness(path: &Path, report: &crate::robustness::Report) -> Result<()> {
+    register_font();
+    let n = report.conditions.len();
+    let height = 90 + 26 * n as u32;
+    let root = BitMapBackend::new(path, (900, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(err(path))?;
+    let names: Vec<String> = report.conditions.iter().map(|c| c.name.clone()).collect();
+    let title = format!(
+        "{} on {} ({} clips): accuracy per condition",
+        report.model_name, report.protocol, report.clips
+    );
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (FAMILY, 17))
+        .margin(12)
+        .x_label_area_size(34)
+        .y_label_area_size(170)
+        .build_cartesian_2d(0f64..100f64, (0..n as i32).into_segmented())
+        .map_err(err(path))?;
+    // Row 0 is drawn at the top: clean first, the shifts below it in report order.
+    let row = |i: usize| (n - 1 - i) as i32;
+    let label = |v: &SegmentValue<i32>| match v {
+        SegmentValue::CenterOf(y) | SegmentValue::Exact(y) => usize::try_from(n as i32 - 1 - *y)
+            .ok()
+            .and_then(|i| names.get(i).cloned())
+            .unwrap_or_default(),
+        SegmentValue::Last => String::new(),
+    };
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n)
+        .y_label_formatter(&label)
+        .x_desc("accuracy, %")
+        .label_style((FAMILY, 13))
+        .draw()
+        .map_err(err(path))?;
+    let clean = report
+        .conditions
+        .first()
+        .map_or(0.0, |c| 100.0 * c.accuracy);
+    chart
+        .draw_series(report.conditions.iter().enumerate().map(|(i, c)| {
+            let acc = 100.0 * c.accuracy;
+            let color = if c.delta_points < -10.0 {
+                RGBColor(214, 96, 77)
+            } else {
+                RGBColor(67, 147, 195)
+            };
+            let y = row(i);
+            let mut bar = Rectangle::new(
+                [
+                    (0.0, SegmentValue::Exact(y)),
+                    (acc, SegmentValue::Exact(y + 1)),
+                ],
+                color.filled(),
+            );
+            bar.set_margin(3, 3, 0, 0);
+            bar
+        }))
+        .map_err(err(path))?;
+    for (x, style, what) in [
+        (clean, BLACK.stroke_width(2), "clean"),
+        (clean - 10.0, BLACK.stroke_width(1), "clean - 10"),
+    ] {
+        if x <= 0.0 {
+            continue;
+        }
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![
+                    (x, SegmentValue::Exact(0)),
+                    (x, SegmentValue::Exact(n as i32)),
+                ],
+                style,
+            )))
+            .map_err(err(path))?
+            .label(format!("{what}: {x:.1} %"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font((FAMILY, 13))
+        .draw()
+        .map_err(err(path))?;
+    root.present().map_err(err(path))?;
+    Ok(())
+}

@@ -190,7 +190,66 @@ fn trains_evaluates_predicts_and_resumes() {
     assert_eq!(actor["test_actors"], serde_json::json!([1]));
     assert_eq!(actor["valid_actors"], serde_json::json!([2, 3]));
 
-    // 7. Data parallel: device 0 listed twice runs every batch as two shards (fork, gradients
+    // 7. The robustness report scores the held-out actor's clean clips exactly as the run's
+    //    test did (decoded audio through the artifact's own pipeline), then each shift asked
+    //    for, reproducibly from its seed.
+    let robustness = |out: &str, shifts: &str| {
+        let mut cmd = sermo();
+        cmd.arg("robustness")
+            .arg("--model")
+            .arg(fx.root.join("actor/model.safetensors"))
+            .arg("--data")
+            .arg(fx.root.join("data"))
+            .args(["--protocol", "actor", "--test-actors", "1", "--seed", "7"])
+            .args(["--shifts", shifts, "--out"])
+            .arg(fx.root.join(out));
+        cmd.output().unwrap()
+    };
+    ok(robustness(
+        "robust",
+        "white-noise-5dB,reverb-0.5s,short-1.5s",
+    ));
+    let read = |dir: &str| {
+        serde_json::from_slice::<Value>(
+            &std::fs::read(fx.root.join(dir).join("robustness.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    let rob = read("robust");
+    assert!(fx.root.join("robust/robustness.png").is_file());
+    let conditions = rob["conditions"].as_array().unwrap();
+    let names: Vec<&str> = conditions
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["clean", "white-noise-5dB", "reverb-0.5s", "short-1.5s"]
+    );
+    assert_eq!(
+        conditions[0]["accuracy"].as_f64().unwrap(),
+        actor["test"]["accuracy"].as_f64().unwrap(),
+        "clean robustness accuracy differs from the run's test accuracy"
+    );
+    assert_eq!(rob["clips"], actor["test"]["examples"]);
+    for c in conditions {
+        let acc = c["accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc));
+    }
+    ok(robustness(
+        "robust-again",
+        "white-noise-5dB,reverb-0.5s,short-1.5s",
+    ));
+    assert_eq!(read("robust-again")["conditions"], rob["conditions"]);
+    let out = robustness("robust-bad", "white-noise-3dB");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown shift") && err.contains("white-noise-5dB"),
+        "{err}"
+    );
+
+    // 8. Data parallel: device 0 listed twice runs every batch as two shards (fork, gradients
     //    moved and summed, one optimizer step) on the one CPU device; it learns as well.
     ok(fx
         .train("shards", &["--epochs", "3", "--devices", "0,0"])

@@ -110,8 +110,9 @@ fn sha256_file(path: &Path) -> Result<(String, u64), DataError> {
     Ok((hex(&hasher.finalize()), total))
 }
 
-/// The noise seed of one clip: independent of clip order and thread scheduling.
-fn clip_seed(seed: u64, id: &str) -> u64 {
+/// A seed for one clip drawn from a run seed and the clip's id: independent of clip order and
+/// thread scheduling. The noisy copies use it; so do the robustness report's shifts.
+pub fn clip_seed(seed: u64, id: &str) -> u64 {
     let digest = Sha256::new()
         .chain_update(seed.to_le_bytes())
         .chain_update(id.as_bytes())

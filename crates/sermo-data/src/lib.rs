@@ -10,7 +10,7 @@ mod protocol;
 pub mod synthetic;
 
 pub use cache::{
-    CacheSpec, CachedClip, EXPORT_PART_BYTES, ExportManifest, FeatureCache, Manifest,
+    CacheSpec, CachedClip, EXPORT_PART_BYTES, ExportManifest, FeatureCache, Manifest, clip_seed,
     default_cache_root, write_atomic,
 };
 pub use dataset::{MapBatcher, MapDataset, MapItem};

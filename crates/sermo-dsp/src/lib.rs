@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod mfcc;
 pub mod resample;
+pub mod shift;
 pub mod window;
 
 pub use audio::{Audio, decode, decode_file};
@@ -15,6 +16,7 @@ pub use config::{FeatureConfig, PadMode};
 pub use error::DspError;
 pub use mfcc::Mfcc;
 pub use resample::resample;
+pub use shift::{NoiseKind, Shift};
 pub use window::take_window;
 
 /// The paper's input: resample to `cfg.sample_rate`, cut the window (when `cfg.window`),

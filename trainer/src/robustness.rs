@@ -1,0 +1,263 @@
+//! `sermo robustness`: accuracy and macro-F1 of a model on a protocol's clean test clips and on
+//! each channel shift of [`sermo_dsp::shift`], as JSON and a PNG chart.
+//!
+//! Every shift is applied to the decoded clip before the model's own feature pipeline (resample,
+//! window, MFCC, scaler), exactly where a different microphone or room would act. Draws are
+//! seeded per shift and clip (`--shift-seed`), so a report is reproduced bit for bit. Under
+//! `paper` the test clips are the split's clean clips (the split's noisy copies are left out:
+//! the shifts replace them).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use sermo_data::{Index, Protocol, clip_seed};
+use sermo_dsp::{Audio, Shift, decode_file};
+use sermo_model::Classifier;
+
+use crate::backend::Backend;
+use crate::metrics::Scores;
+use crate::train::ProtocolArgs;
+
+/// `sermo robustness`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RobustnessArgs {
+    /// Model artifact (.safetensors); omitted or `default`: the shipped model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// RAVDESS speech directory.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    /// Seed of the split: the seed the model was trained with.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Seed of the shifts' random draws (noise, rooms, onsets).
+    #[arg(long, default_value_t = 0)]
+    pub shift_seed: u64,
+    /// Shifts to score besides the clean clips: `all`, or names from `--list-shifts`,
+    /// comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "all")]
+    pub shifts: Vec<String>,
+    /// Print the names of the shifts and exit.
+    #[arg(long)]
+    pub list_shifts: bool,
+    /// Output directory: robustness.json and robustness.png.
+    #[arg(long, required_unless_present = "list_shifts")]
+    pub out: Option<PathBuf>,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: Backend,
+}
+
+/// The score under one condition.
+#[derive(Debug, Clone, Serialize)]
+pub struct Condition {
+    /// `clean` or the shift's name.
+    pub name: String,
+    /// The shift's parameters (`None` for clean).
+    pub shift: Option<Shift>,
+    /// Fraction correct.
+    pub accuracy: f64,
+    /// Mean per-class F1.
+    pub macro_f1: f64,
+    /// Accuracy minus the clean accuracy, in percentage points.
+    pub delta_points: f64,
+    /// Windows the classifier found no voice in (scored by their most probable class anyway).
+    pub unvoiced: usize,
+}
+
+/// robustness.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The artifact scored (path, or `default`).
+    pub model: String,
+    /// Its provenance name.
+    pub model_name: String,
+    /// Protocol of the test clips.
+    pub protocol: Protocol,
+    /// Split seed.
+    pub seed: u64,
+    /// Shift seed.
+    pub shift_seed: u64,
+    /// Clean test clips scored under every condition.
+    pub clips: usize,
+    /// Test actors (actor protocol).
+    pub test_actors: Vec<u8>,
+    /// Clean first, then each shift.
+    pub conditions: Vec<Condition>,
+    /// The largest drop below clean, in points, and where.
+    pub worst: (String, f64),
+    /// The command that wrote this.
+    pub command: String,
+}
+
+/// The shifts named on the command line (or all of them).
+fn selected(names: &[String]) -> Result<Vec<Shift>> {
+    let all = Shift::report_set();
+    if names.iter().any(|n| n == "all") {
+        return Ok(all);
+    }
+    names
+        .iter()
+        .map(|n| {
+            all.iter()
+                .find(|s| s.name() == *n)
+                .copied()
+                .with_context(|| {
+                    format!(
+                        "unknown shift {n:?}; known: {}",
+                        all.iter().map(Shift::name).collect::<Vec<_>>().join(", ")
+                    )
+                })
+        })
+        .collect()
+}
+
+pub fn run(args: &RobustnessArgs) -> Result<()> {
+    if args.list_shifts {
+        for s in Shift::report_set() {
+            println!("{}", s.name());
+        }
+        return Ok(());
+    }
+    let Some(out) = &args.out else {
+        bail!("give --out DIR");
+    };
+    let shifts = selected(&args.shifts)?;
+    let artifact = crate::models::load(args.model.as_deref())?;
+    let index =
+        Index::scan(&args.data).with_context(|| format!("scanning {}", args.data.display()))?;
+    if index.clips.is_empty() {
+        bail!("{}: no RAVDESS speech clips found", args.data.display());
+    }
+    let protocol = args.protocol.protocol();
+    let split = protocol.split(&index, 0, args.seed)?;
+    let clips: Vec<usize> = split.test.iter().map(|e| e.clip).collect();
+    eprintln!(
+        "{protocol}, seed {}: {} clean test clips, {} shifts",
+        args.seed,
+        clips.len(),
+        shifts.len()
+    );
+    let audio: Vec<Audio> = clips
+        .iter()
+        .map(|&c| {
+            let path = &index.clips[c].path;
+            decode_file(path).with_context(|| format!("decoding {}", path.display()))
+        })
+        .collect::<Result<_>>()?;
+    let targets: Vec<usize> = clips.iter().map(|&c| index.clips[c].info.label()).collect();
+    let ids: Vec<&str> = clips.iter().map(|&c| index.clips[c].id.as_str()).collect();
+
+    let device = args.backend.device()?;
+    let mut classifier = Classifier::new(&artifact, &device)?;
+    let mut conditions: Vec<Condition> = Vec::new();
+    for shift in std::iter::once(None).chain(shifts.into_iter().map(Some)) {
+        let name = shift.map_or_else(|| "clean".to_string(), |s| s.name());
+        let started = std::time::Instant::now();
+        let (predicted, unvoiced) =
+            score(&mut classifier, &audio, &ids, shift, &name, args.shift_seed)?;
+        let scores = Scores::new(classifier.labels(), &targets, &predicted);
+        let clean = conditions.first().map_or(scores.accuracy, |c| c.accuracy);
+        eprintln!(
+            "{name:>22}: accuracy {:5.1} %  macro F1 {:.3}  ({:+.1} points, {unvoiced} unvoiced, {:.0} s)",
+            100.0 * scores.accuracy,
+            scores.macro_f1,
+            100.0 * (scores.accuracy - clean),
+            started.elapsed().as_secs_f64()
+        );
+        conditions.push(Condition {
+            name,
+            shift,
+            accuracy: scores.accuracy,
+            macro_f1: scores.macro_f1,
+            delta_points: 100.0 * (scores.accuracy - clean),
+            unvoiced,
+        });
+    }
+    let worst = conditions
+        .iter()
+        .min_by(|a, b| a.delta_points.total_cmp(&b.delta_points))
+        .map(|c| (c.name.clone(), c.delta_points))
+        .unwrap_or_default();
+    let report = Report {
+        model: args
+            .model
+            .as_ref()
+            .map_or_else(|| "default".into(), |p| p.display().to_string()),
+        model_name: artifact.meta.provenance.name.clone(),
+        protocol,
+        seed: args.seed,
+        shift_seed: args.shift_seed,
+        clips: clips.len(),
+        test_actors: split.test_actors,
+        conditions,
+        worst,
+        command: crate::train::command_line(),
+    };
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let json = out.join("robustness.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("writing {}", json.display()))?;
+    let png = out.join("robustness.png");
+    crate::plots::robustness(&png, &report)?;
+    eprintln!(
+        "worst: {} ({:+.1} points); wrote {} and {}",
+        report.worst.0,
+        report.worst.1,
+        json.display(),
+        png.display()
+    );
+    Ok(())
+}
+
+/// Predicted class of every clip under one condition, and how many windows were unvoiced.
+fn score(
+    classifier: &mut Classifier,
+    audio: &[Audio],
+    ids: &[&str],
+    shift: Option<Shift>,
+    name: &str,
+    shift_seed: u64,
+) -> Result<(Vec<usize>, usize)> {
+    const BATCH: usize = 64;
+    let mut predicted = Vec::with_capacity(audio.len());
+    let mut unvoiced = 0;
+    for (chunk, chunk_ids) in audio.chunks(BATCH).zip(ids.chunks(BATCH)) {
+        let mut maps = Vec::with_capacity(chunk.len());
+        let mut voiced = Vec::with_capacity(chunk.len());
+        for (clip, id) in chunk.iter().zip(chunk_ids) {
+            let shifted = match shift {
+                None => clip.clone(),
+                Some(s) => {
+                    let mut rng =
+                        ChaCha8Rng::seed_from_u64(clip_seed(shift_seed, &format!("{name}/{id}")));
+                    let samples = s
+                        .apply(&clip.samples, clip.sample_rate, &mut rng)
+                        .with_context(|| format!("{name} on {id}"))?;
+                    Audio::new(samples, clip.sample_rate)
+                }
+            };
+            let (map, v) = classifier
+                .features(&shifted)
+                .with_context(|| format!("features of {id} under {name}"))?;
+            maps.push(map);
+            voiced.push(v);
+        }
+        unvoiced += voiced.iter().filter(|&&v| !v).count();
+        for p in classifier.predict_maps(&maps, &voiced)? {
+            let best = p
+                .probabilities
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(i, _)| i);
+            predicted.push(best);
+        }
+    }
+    Ok((predicted, unvoiced))
+}
