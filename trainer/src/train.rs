@@ -21,10 +21,10 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sermo_data::{
-    CacheSpec, Example, FeatureCache, Index, MapBatcher, MapDataset, Protocol, Split,
-    default_cache_root, write_atomic,
+    CacheSpec, Example, FeatureCache, FreshAugment, Index, MapBatcher, MapDataset, MapItem,
+    Protocol, Split, TrainAudio, default_cache_root, write_atomic,
 };
-use sermo_dsp::{AugmentConfig, FeatureConfig};
+use sermo_dsp::{Align, AugmentConfig, AugmentPolicy, FeatureConfig};
 use sermo_model::{
     Accuracy, Artifact, ArtifactMeta, EMOTIONS, Provenance, Scaler, SermoNet, SermoNetConfig,
 };
@@ -42,6 +42,15 @@ pub enum ProtocolName {
     Paper,
     /// k-fold by actor: test speakers never heard in training; evaluation on clean clips.
     Actor,
+}
+
+/// Where the analysis window starts (`--align`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlignArg {
+    /// 0.5 s after the clip's start (the paper).
+    Fixed,
+    /// Just before the speech onset found by energy-based voice activity detection.
+    Speech,
 }
 
 /// Where the features come from: a RAVDESS directory or an exported/installed feature cache.
@@ -140,6 +149,21 @@ pub struct TrainArgs {
     /// (only --epochs, --backend and --devices may change).
     #[arg(long)]
     pub resume: bool,
+    /// Where the 3 s analysis window starts: `fixed` 0.5 s into the clip (the paper) or at the
+    /// detected speech onset. Recorded in the model artifact: predict, the npm package and the
+    /// page cut their windows the same way.
+    #[arg(long, value_enum, default_value = "fixed")]
+    pub align: AlignArg,
+    /// Per-utterance cepstral mean and variance normalisation of every map (recorded in the
+    /// artifact, applied everywhere the model runs).
+    #[arg(long)]
+    pub cmvn: bool,
+    /// Train on the clean maps plus K augmented copies of each training clip drawn afresh every
+    /// epoch (speed, reverberation, white or speech-shaped noise, 16/8 kHz channel, gain, onset,
+    /// short clips, then time and coefficient masks) instead of the fixed noisy copies. The
+    /// fixed copies stay in validation and test where the protocol has them. Needs --data.
+    #[arg(long, value_name = "K")]
+    pub fresh: Option<usize>,
 }
 
 /// Everything that defines a run; saved as `config.json` in the run directory.
@@ -161,6 +185,9 @@ pub struct TrainConfig {
     /// before it existed resume with burn's masks, so they continue exactly as they began.
     #[serde(default)]
     pub host_dropout: bool,
+    /// Augmentation drawn afresh every epoch (`--fresh`); none in the paper's recipe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh: Option<FreshAugment>,
 }
 
 /// One epoch's figures.
@@ -451,9 +478,20 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 snr_low: args.data.snr_low,
                 snr_high: args.data.snr_high,
             },
-            features: FeatureConfig::default(),
+            features: FeatureConfig {
+                align: match args.align {
+                    AlignArg::Fixed => Align::Fixed,
+                    AlignArg::Speech => Align::Speech,
+                },
+                cmvn: args.cmvn,
+                ..FeatureConfig::default()
+            },
             model: SermoNetConfig::paper(),
             host_dropout: args.backend == Backend::Cpu,
+            fresh: args.fresh.map(|copies| FreshAugment {
+                copies,
+                policy: AugmentPolicy::default(),
+            }),
         }
     };
     if let Some(epochs) = args.epochs {
@@ -487,7 +525,39 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
     );
     write_json(&out.join("split.json"), &split)?;
-    let scaler = Arc::new(fit_scaler(&cache, &split.train)?);
+    // Fresh augmentation trains on the clean maps and augments the decoded audio every epoch.
+    let fresh_audio = match &config.fresh {
+        None => None,
+        Some(fresh) => {
+            let Some(root) = &args.data.data else {
+                bail!("--fresh augments the audio: give --data DIR (a feature cache has none)");
+            };
+            let clips: Vec<usize> = split
+                .train
+                .iter()
+                .filter(|e| e.copy == 0)
+                .map(|e| e.clip)
+                .collect();
+            let audio = TrainAudio::load(&index, root, &clips)?;
+            eprintln!(
+                "fresh augmentation: {} clips in memory, {} new copies each per epoch",
+                audio.len(),
+                fresh.copies
+            );
+            Some((fresh, audio))
+        }
+    };
+    let train_examples: Vec<Example> = if fresh_audio.is_some() {
+        split
+            .train
+            .iter()
+            .filter(|e| e.copy == 0)
+            .copied()
+            .collect()
+    } else {
+        split.train.clone()
+    };
+    let scaler = Arc::new(fit_scaler(&cache, &train_examples)?);
     let shape = [config.features.n_mfcc, config.features.n_frames()];
     let batcher = MapBatcher::new(scaler.clone(), shape);
     let valid_set = MapDataset::new(cache.clone(), split.valid.clone());
@@ -577,10 +647,18 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             d.seed(seed.wrapping_add(i as u64));
         }
         sermo_model::dropout::host_masks(config.host_dropout.then_some(seed));
-        let mut order = split.train.clone();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        let mut shuffle = ChaCha8Rng::seed_from_u64(seed);
+        let mut order = train_examples.clone();
+        order.shuffle(&mut shuffle);
         let order = MapDataset::new(cache.clone(), order);
-        let steps = order.len().div_ceil(config.batch_size);
+        let mut items: Vec<MapItem> = (0..order.len())
+            .map(|i| order.get(i))
+            .collect::<Result<_, _>>()?;
+        if let Some((fresh, audio)) = &fresh_audio {
+            items.extend(audio.epoch(fresh, &config.features, seed)?);
+            items.shuffle(&mut shuffle);
+        }
+        let steps = items.len().div_ceil(config.batch_size);
         let bar = ProgressBar::new(steps as u64).with_style(
             ProgressStyle::with_template(&format!(
                 "epoch {epoch}/{} {{bar:30}} {{pos}}/{{len}} {{msg}} {{elapsed}}<{{eta}}",
@@ -591,11 +669,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
         for step in 0..steps {
             let start = step * config.batch_size;
-            let items = (start..(start + config.batch_size).min(order.len()))
-                .map(|i| order.get(i))
-                .collect::<Result<Vec<_>, _>>()?;
-            let n = items.len();
-            let outcome = step::gradients(&model, items, &batcher, &ad_devices)?;
+            let batch = items[start..(start + config.batch_size).min(items.len())].to_vec();
+            let n = batch.len();
+            let outcome = step::gradients(&model, batch, &batcher, &ad_devices)?;
             if !outcome.loss.is_finite() {
                 bail!(
                     "training diverged at epoch {epoch}, step {step}: loss is {}",

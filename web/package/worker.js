@@ -174,7 +174,9 @@ class Stream {
     this.port = port;
     this.sampleRate = sampleRate;
     // The model's pipeline skips `offset_s` and keeps `duration_s` (the paper: 0.5 s and 3 s),
-    // so keeping offset + duration seconds makes it analyse exactly the latest 3 s.
+    // so keeping offset + duration seconds makes it analyse exactly the latest 3 s. A model
+    // with `align: "speech"` starts its window just before the first speech in this buffer
+    // instead (the same Rust code decides, natively and here).
     const cfg = featureConfig ?? { offset_s: 0.5, duration_s: 3, window: true };
     const seconds = cfg.window === false ? 3 : cfg.offset_s + cfg.duration_s;
     this.ring = new Float32Array(Math.round(seconds * sampleRate));

@@ -5,6 +5,7 @@
 mod cache;
 mod dataset;
 mod error;
+mod fresh;
 mod index;
 mod protocol;
 pub mod synthetic;
@@ -15,5 +16,6 @@ pub use cache::{
 };
 pub use dataset::{MapBatcher, MapDataset, MapItem};
 pub use error::DataError;
+pub use fresh::{FreshAugment, TrainAudio};
 pub use index::{Clip, ClipInfo, Index, parse_name};
 pub use protocol::{Example, Protocol, Split};

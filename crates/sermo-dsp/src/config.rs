@@ -21,6 +21,27 @@ pub enum PadMode {
     Constant,
 }
 
+/// Where the analysis window starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Align {
+    /// `offset_s` after the clip's start, whatever it holds: the paper (RAVDESS clips open with
+    /// about half a second of silence). Default.
+    #[default]
+    Fixed,
+    /// [`crate::window::PRE_ROLL_S`] before the speech onset that
+    /// [`crate::window::speech_onset`] detects (energy-based voice activity); at `offset_s` when
+    /// it finds no clear speech. For recordings that do not start like RAVDESS's: a microphone,
+    /// a clip cut elsewhere.
+    Speech,
+}
+
+impl Align {
+    fn is_fixed(&self) -> bool {
+        *self == Align::Fixed
+    }
+}
+
 /// The feature pipeline's parameters: the paper's window and `librosa.feature.mfcc` arguments.
 ///
 /// `Default` is the paper: 48 kHz, skip 0.5 s, keep 3 s, 40 MFCC over 282 frames.
@@ -72,6 +93,17 @@ pub struct FeatureConfig {
     pub amin: f32,
     /// Power that maps to 0 dB. Default: 1.0 (librosa `power_to_db(ref=)`).
     pub ref_power: f32,
+    /// Where the window starts (when `window` is true): fixed at `offset_s`, or at the detected
+    /// speech onset. Default: fixed (the paper). Left out of the JSON when fixed, so configs and
+    /// feature-cache keys written before this option existed stay as they were.
+    #[serde(skip_serializing_if = "Align::is_fixed")]
+    pub align: Align,
+    /// Per-utterance cepstral mean and variance normalisation: each coefficient's row is moved
+    /// to mean 0 and scaled to variance 1 over the clip's frames (before the model's global
+    /// scaler), which removes a fixed channel's colouring and the recording level. Default:
+    /// false (the paper). Left out of the JSON when false, as `align`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cmvn: bool,
 }
 
 impl Default for FeatureConfig {
@@ -92,6 +124,8 @@ impl Default for FeatureConfig {
             top_db: Some(80.0),
             amin: 1e-10,
             ref_power: 1.0,
+            align: Align::Fixed,
+            cmvn: false,
         }
     }
 }
@@ -252,6 +286,23 @@ mod tests {
         assert_eq!(c.n_frames(), 282);
         assert_eq!(c.fmax_hz(), 24_000.0);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn options_at_their_default_stay_out_of_the_json() {
+        // Feature-cache keys hash this JSON: runs begun before `align` and `cmvn` existed must
+        // find their caches.
+        let json = serde_json::to_string(&FeatureConfig::default()).unwrap_or_default();
+        assert!(!json.contains("align") && !json.contains("cmvn"), "{json}");
+        let robust = FeatureConfig {
+            align: Align::Speech,
+            cmvn: true,
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&robust).unwrap_or_default();
+        assert!(json.contains(r#""align":"speech""#) && json.contains(r#""cmvn":true"#));
+        let back: FeatureConfig = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back, robust);
     }
 
     #[test]

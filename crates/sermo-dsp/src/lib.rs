@@ -12,12 +12,12 @@ pub mod window;
 
 pub use audio::{Audio, decode, decode_file};
 pub use awgn::{AugmentConfig, add_awgn, noisy_copies};
-pub use config::{FeatureConfig, PadMode};
+pub use config::{Align, FeatureConfig, PadMode};
 pub use error::DspError;
 pub use mfcc::Mfcc;
 pub use resample::resample;
-pub use shift::{NoiseKind, Shift};
-pub use window::take_window;
+pub use shift::{AugmentPolicy, NoiseKind, Shift, mask_map};
+pub use window::{speech_onset, take_window, window_start};
 
 /// The paper's input: resample to `cfg.sample_rate`, cut the window (when `cfg.window`),
 /// compute the MFCC.
@@ -66,7 +66,7 @@ pub fn waveform(audio: &Audio, cfg: &FeatureConfig) -> Result<Vec<f32>, DspError
         ..cfg.clone()
     };
     let len = audio.samples.len();
-    let start = native.offset_samples().min(len);
+    let start = window_start(&audio.samples, audio.sample_rate, cfg);
     let end = start.saturating_add(native.n_samples()).min(len);
     let mut x = resample(
         &audio.samples[start..end],

@@ -174,8 +174,6 @@ impl Mfcc {
             }
         }
 
-        // DCT-II over the mel axis: out = D · dB, one output row at a time, vectorised over
-        // frames (contiguous in both `mel_db` and `out`).
         // DCT-II over the mel axis, out = D · dB, accumulated in f64 one output row at a
         // time, vectorised over frames (contiguous in both `mel_db` and `out`).
         self.row.resize(n_frames, 0.0);
@@ -186,6 +184,9 @@ impl Mfcc {
                 for (acc, &x) in self.row.iter_mut().zip(src) {
                     *acc += c * f64::from(x);
                 }
+            }
+            if self.cfg.cmvn {
+                normalise(&mut self.row);
             }
             for (o, &v) in dst.iter_mut().zip(&self.row) {
                 *o = v as f32;
@@ -398,10 +399,62 @@ pub(crate) fn mel_to_hz(m: f64) -> f64 {
     }
 }
 
+/// Cepstral mean and variance normalisation of one coefficient's row: mean 0, variance 1
+/// (population variance); a constant row becomes zeros.
+fn normalise(row: &mut [f64]) {
+    if row.is_empty() {
+        return;
+    }
+    let n = row.len() as f64;
+    let mean = row.iter().sum::<f64>() / n;
+    let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    let scale = if var > 1e-12 { var.sqrt().recip() } else { 0.0 };
+    row.iter_mut().for_each(|v| *v = (*v - mean) * scale);
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cmvn_rows_have_zero_mean_and_unit_variance() {
+        let x: Vec<f32> = (0..48_000)
+            .map(|i| 0.3 * (i as f32 * 0.031).sin() * (1.0 + (i as f32 * 1e-4).sin()))
+            .collect();
+        let plain = FeatureConfig {
+            window: false,
+            ..Default::default()
+        };
+        let cmvn = FeatureConfig {
+            cmvn: true,
+            ..plain.clone()
+        };
+        let a = Mfcc::new(&plain).unwrap().compute_vec(&x).unwrap();
+        let b = Mfcc::new(&cmvn).unwrap().compute_vec(&x).unwrap();
+        let frames = a.len() / 40;
+        for (k, (ra, rb)) in a.chunks(frames).zip(b.chunks(frames)).enumerate() {
+            let mean = |r: &[f32]| r.iter().map(|&v| f64::from(v)).sum::<f64>() / frames as f64;
+            let (ma, mb) = (mean(ra), mean(rb));
+            let var = rb.iter().map(|&v| (f64::from(v) - mb).powi(2)).sum::<f64>() / frames as f64;
+            assert!(
+                mb.abs() < 1e-5 && (var - 1.0).abs() < 1e-4,
+                "row {k}: {mb} {var}"
+            );
+            // The same row up to an affine map: b = (a − mean) / std.
+            let sa = (ra.iter().map(|&v| (f64::from(v) - ma).powi(2)).sum::<f64>() / frames as f64)
+                .sqrt();
+            for (&va, &vb) in ra.iter().zip(rb) {
+                assert!(((f64::from(va) - ma) / sa - f64::from(vb)).abs() < 1e-3);
+            }
+        }
+        // Level does not matter any more (up to the top_db floor, which scales with it).
+        let quiet: Vec<f32> = x.iter().map(|v| v * 0.1).collect();
+        let c = Mfcc::new(&cmvn).unwrap().compute_vec(&quiet).unwrap();
+        for (u, v) in b.iter().zip(&c) {
+            assert!((u - v).abs() < 1e-3, "{u} {v}");
+        }
+    }
 
     #[test]
     fn mel_scale_round_trips() {

@@ -75,6 +75,12 @@ pub enum Shift {
         /// Length kept, seconds.
         seconds: f32,
     },
+    /// Play the clip `factor` times faster (pitch and tempo together, as a tape would):
+    /// resampled from `factor · rate` to `rate`.
+    Speed {
+        /// Speed factor, e.g. 0.9 or 1.1.
+        factor: f32,
+    },
 }
 
 impl Shift {
@@ -123,6 +129,7 @@ impl Shift {
             Shift::Reverb { rt60_s } => format!("reverb-{rt60_s}s"),
             Shift::Onset { min_s, max_s } => format!("onset{min_s:+}..{max_s:+}s"),
             Shift::Truncate { seconds } => format!("short-{seconds}s"),
+            Shift::Speed { factor } => format!("speed-x{factor}"),
         }
     }
 
@@ -203,6 +210,166 @@ impl Shift {
                 }
                 Ok(samples[..seconds(s).min(samples.len())].to_vec())
             }
+            Shift::Speed { factor } => {
+                if !(factor.is_finite() && (0.5..=2.0).contains(&factor)) {
+                    return bad("speed", format!("factor must be in 0.5–2, got {factor}"));
+                }
+                let from = (f64::from(sample_rate) * f64::from(factor)).round() as u32;
+                resample(samples, from, sample_rate)
+            }
+        }
+    }
+}
+
+/// Augmentation drawn afresh for every copy of every training clip in every epoch: each shift
+/// is applied with its probability, its strength drawn uniformly from its range, in the order
+/// a recording meets them (speaker tempo, room, noise, channel, level, timing), and then
+/// SpecAugment-style masks on the feature map ([`mask_map`]).
+///
+/// `Default` is sermo's robust recipe; its ranges cover the robustness report's shifts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AugmentPolicy {
+    /// Probability of a speed change, and its factor range.
+    pub speed: (f32, [f32; 2]),
+    /// Probability of reverberation, and its RT60 range in seconds.
+    pub reverb: (f32, [f32; 2]),
+    /// Probability of additive noise (white or speech-shaped, even odds), and its SNR range, dB.
+    pub noise: (f32, [f32; 2]),
+    /// Probability of a 16 kHz or 8 kHz channel (even odds).
+    pub band_limit: f32,
+    /// Probability of a gain change, and its range, dB.
+    pub gain: (f32, [f32; 2]),
+    /// Probability of an onset shift, and its range, seconds.
+    pub onset: (f32, [f32; 2]),
+    /// Probability of cutting the clip short, and the range of lengths kept, seconds.
+    pub truncate: (f32, [f32; 2]),
+    /// Time masks per map and the most frames each covers.
+    pub time_masks: (usize, usize),
+    /// Coefficient masks per map and the most coefficients each covers.
+    pub coeff_masks: (usize, usize),
+}
+
+impl Default for AugmentPolicy {
+    fn default() -> Self {
+        Self {
+            speed: (0.3, [0.9, 1.1]),
+            reverb: (0.3, [0.1, 0.9]),
+            noise: (0.7, [3.0, 30.0]),
+            band_limit: 0.2,
+            gain: (0.5, [-20.0, 10.0]),
+            onset: (0.3, [-0.5, 1.0]),
+            truncate: (0.15, [1.2, 3.0]),
+            time_masks: (2, 20),
+            coeff_masks: (1, 4),
+        }
+    }
+}
+
+impl AugmentPolicy {
+    /// Draws the shifts of one augmented copy, in the order they are to be applied.
+    pub fn draw(&self, rng: &mut impl Rng) -> Vec<Shift> {
+        fn chance(rng: &mut impl Rng, p: f32) -> bool {
+            rng.random::<f32>() < p
+        }
+        fn uniform(rng: &mut impl Rng, [lo, hi]: [f32; 2]) -> f32 {
+            lo + (hi - lo) * rng.random::<f32>()
+        }
+        let mut out = Vec::new();
+        if chance(rng, self.speed.0) {
+            out.push(Shift::Speed {
+                factor: uniform(rng, self.speed.1),
+            });
+        }
+        if chance(rng, self.reverb.0) {
+            out.push(Shift::Reverb {
+                rt60_s: uniform(rng, self.reverb.1).max(0.05),
+            });
+        }
+        if chance(rng, self.noise.0) {
+            let noise = if chance(rng, 0.5) {
+                NoiseKind::White
+            } else {
+                NoiseKind::Speech
+            };
+            out.push(Shift::Noise {
+                noise,
+                snr_db: uniform(rng, self.noise.1),
+            });
+        }
+        if chance(rng, self.band_limit) {
+            let rate_hz = if chance(rng, 0.5) { 16_000 } else { 8_000 };
+            out.push(Shift::BandLimit { rate_hz });
+        }
+        if chance(rng, self.gain.0) {
+            out.push(Shift::Gain {
+                db: uniform(rng, self.gain.1),
+            });
+        }
+        if chance(rng, self.onset.0) {
+            let at = uniform(rng, self.onset.1);
+            out.push(Shift::Onset {
+                min_s: at,
+                max_s: at,
+            });
+        }
+        if chance(rng, self.truncate.0) {
+            out.push(Shift::Truncate {
+                seconds: uniform(rng, self.truncate.1),
+            });
+        }
+        out
+    }
+
+    /// Draws and applies one augmented copy of `samples`.
+    ///
+    /// # Errors
+    /// As [`Shift::apply`].
+    pub fn apply(
+        &self,
+        samples: &[f32],
+        sample_rate: u32,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<f32>, DspError> {
+        let mut x = samples.to_vec();
+        for shift in self.draw(rng) {
+            x = shift.apply(&x, sample_rate, rng)?;
+        }
+        Ok(x)
+    }
+}
+
+/// SpecAugment-style masking of a row-major `[n_rows, n_frames]` feature map: `time.0` bands of
+/// up to `time.1` frames and `rows.0` bands of up to `rows.1` rows, each set to its row's mean
+/// (so a masked band carries no information and no level change; 0 after the model's scaling
+/// only approximately, which is the point: it must not be a value the model can key on).
+pub fn mask_map(
+    map: &mut [f32],
+    n_rows: usize,
+    time: (usize, usize),
+    rows: (usize, usize),
+    rng: &mut impl Rng,
+) {
+    if n_rows == 0 || map.is_empty() {
+        return;
+    }
+    let n_frames = map.len() / n_rows;
+    let means: Vec<f32> = map
+        .chunks(n_frames)
+        .map(|r| r.iter().sum::<f32>() / n_frames.max(1) as f32)
+        .collect();
+    for _ in 0..time.0 {
+        let width = rng.random_range(0..=time.1.min(n_frames));
+        let start = rng.random_range(0..=n_frames - width);
+        for (row, &m) in map.chunks_mut(n_frames).zip(&means) {
+            row[start..start + width].fill(m);
+        }
+    }
+    for _ in 0..rows.0 {
+        let height = rng.random_range(0..=rows.1.min(n_rows));
+        let start = rng.random_range(0..=n_rows - height);
+        for r in start..start + height {
+            map[r * n_frames..(r + 1) * n_frames].fill(means[r]);
         }
     }
 }
@@ -524,6 +691,68 @@ mod tests {
                 .len(),
             48_000
         );
+    }
+
+    #[test]
+    fn speed_changes_length_and_pitch() {
+        let x = speechy(SR as usize);
+        let fast = Shift::Speed { factor: 1.1 }
+            .apply(&x, SR, &mut rng())
+            .unwrap();
+        assert!((fast.len() as f64 - 48_000.0 / 1.1).abs() < 2.0);
+        // The 220 Hz tone moves to 242 Hz.
+        assert!(band_power(&fast, 235.0, 250.0) > 10.0 * band_power(&fast, 210.0, 230.0));
+        assert!(
+            Shift::Speed { factor: 3.0 }
+                .apply(&x, SR, &mut rng())
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn policy_draws_vary_and_stay_in_range() {
+        let policy = AugmentPolicy::default();
+        let mut r = rng();
+        let draws: Vec<Vec<Shift>> = (0..400).map(|_| policy.draw(&mut r)).collect();
+        let count = |f: &dyn Fn(&Shift) -> bool| draws.iter().filter(|d| d.iter().any(f)).count();
+        let noise = count(&|s| matches!(s, Shift::Noise { .. }));
+        assert!((230..330).contains(&noise), "noise in {noise} of 400");
+        assert!(count(&|s| matches!(s, Shift::Reverb { .. })) > 60);
+        assert!(count(&|s| matches!(s, Shift::BandLimit { rate_hz: 8000 })) > 10);
+        for s in draws.iter().flatten() {
+            match *s {
+                Shift::Gain { db } => assert!((-20.0..=10.0).contains(&db)),
+                Shift::Noise { snr_db, .. } => assert!((3.0..=30.0).contains(&snr_db)),
+                Shift::Speed { factor } => assert!((0.9..=1.1).contains(&factor)),
+                _ => {}
+            }
+        }
+        let x = speechy(SR as usize);
+        let a = policy
+            .apply(&x, SR, &mut ChaCha8Rng::seed_from_u64(5))
+            .unwrap();
+        let b = policy
+            .apply(&x, SR, &mut ChaCha8Rng::seed_from_u64(5))
+            .unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn masks_fill_bands_with_row_means() {
+        let (rows, frames) = (8usize, 50usize);
+        let map: Vec<f32> = (0..rows * frames)
+            .map(|i| (i % 7) as f32 + (i / frames) as f32)
+            .collect();
+        let mut masked = map.clone();
+        mask_map(&mut masked, rows, (2, 10), (1, 3), &mut rng());
+        let changed = masked.iter().zip(&map).filter(|(a, b)| a != b).count();
+        assert!(changed > 0 && changed < map.len() / 2, "{changed}");
+        for (r, (row, orig)) in masked.chunks(frames).zip(map.chunks(frames)).enumerate() {
+            let mean = orig.iter().sum::<f32>() / frames as f32;
+            for (a, b) in row.iter().zip(orig) {
+                assert!(a == b || (a - mean).abs() < 1e-5, "row {r}");
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,115 @@
+//! Augmentation drawn fresh every epoch, instead of the paper's fixed noisy copies.
+//!
+//! The paper adds three AWGN copies per clip once, before training, so the network sees the
+//! same noise 200 times. Here the training clips' audio stays in memory and every epoch makes
+//! `copies` new augmented maps of each clip from [`AugmentPolicy`] (speed, room, noise,
+//! channel, level, timing, then masks), through the run's own feature pipeline. Draws are
+//! seeded from the epoch's seed and the clip's id, so a resumed run sees what an uninterrupted
+//! one would.
+
+use std::path::Path;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sermo_dsp::{Audio, AugmentPolicy, FeatureConfig, Mfcc, decode_file, mask_map};
+
+use crate::{DataError, Index, MapItem, clip_seed};
+
+/// Fresh augmentation of a run: recorded in its config.json.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FreshAugment {
+    /// Augmented maps per training clip per epoch (besides the clean map).
+    pub copies: usize,
+    /// What each copy draws from.
+    pub policy: AugmentPolicy,
+}
+
+/// The decoded audio of the training clips, kept for the run.
+pub struct TrainAudio {
+    ids: Vec<String>,
+    labels: Vec<usize>,
+    audio: Vec<Audio>,
+}
+
+impl TrainAudio {
+    /// Decodes `clips` of `index` (ids relative to `root`), in parallel.
+    ///
+    /// # Errors
+    /// [`DataError::Dataset`] naming the first file that cannot be decoded.
+    pub fn load(index: &Index, root: &Path, clips: &[usize]) -> Result<Self, DataError> {
+        let audio = clips
+            .par_iter()
+            .map(|&c| {
+                let path = root.join(&index.clips[c].id);
+                decode_file(&path)
+                    .map_err(|e| DataError::Dataset(format!("{}: {e}", path.display())))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            ids: clips.iter().map(|&c| index.clips[c].id.clone()).collect(),
+            labels: clips.iter().map(|&c| index.clips[c].info.label()).collect(),
+            audio,
+        })
+    }
+
+    /// Clips held.
+    pub fn len(&self) -> usize {
+        self.audio.len()
+    }
+
+    /// Whether no clip is held.
+    pub fn is_empty(&self) -> bool {
+        self.audio.is_empty()
+    }
+
+    /// One epoch's augmented maps (raw, unscaled, as the cache's): `fresh.copies` per clip, in
+    /// clip order, drawn from `seed`.
+    ///
+    /// # Errors
+    /// [`DataError::Dataset`] when a shift or the features fail on a clip (named).
+    pub fn epoch(
+        &self,
+        fresh: &FreshAugment,
+        features: &FeatureConfig,
+        seed: u64,
+    ) -> Result<Vec<MapItem>, DataError> {
+        let fail = |id: &str, e: &dyn std::fmt::Display| DataError::Dataset(format!("{id}: {e}"));
+        let map_len = features.n_mfcc * features.n_frames();
+        let jobs: Vec<(usize, usize)> = (0..self.len())
+            .flat_map(|i| (0..fresh.copies).map(move |k| (i, k)))
+            .collect();
+        jobs.par_iter()
+            .map_init(
+                || Mfcc::new(features),
+                |mfcc, &(i, k)| {
+                    let id = &self.ids[i];
+                    let mfcc = mfcc.as_mut().map_err(|e| fail(id, e))?;
+                    let clip = &self.audio[i];
+                    let mut rng = ChaCha8Rng::seed_from_u64(clip_seed(seed, &format!("{id}#{k}")));
+                    let shifted = fresh
+                        .policy
+                        .apply(&clip.samples, clip.sample_rate, &mut rng)
+                        .map_err(|e| fail(id, &e))?;
+                    let wave =
+                        sermo_dsp::waveform(&Audio::new(shifted, clip.sample_rate), features)
+                            .map_err(|e| fail(id, &e))?;
+                    let mut map = vec![0f32; map_len];
+                    mfcc.compute(&wave, &mut map).map_err(|e| fail(id, &e))?;
+                    mask_map(
+                        &mut map,
+                        features.n_mfcc,
+                        fresh.policy.time_masks,
+                        fresh.policy.coeff_masks,
+                        &mut rng,
+                    );
+                    Ok(MapItem {
+                        map,
+                        label: self.labels[i],
+                    })
+                },
+            )
+            .collect()
+    }
+}
