@@ -74,6 +74,8 @@ pub struct InitArgs {
     /// Output artifact.
     #[arg(short, long)]
     pub output: PathBuf,
+    #[command(flatten)]
+    pub features: crate::train::FeatureOptions,
 }
 
 /// Writes a freshly initialised network (identity scaler) marked as an untrained placeholder:
@@ -82,7 +84,7 @@ pub fn run_init(args: &InitArgs) -> Result<()> {
     let device = burn::tensor::Device::flex();
     device.seed(args.seed);
     let model = SermoNetConfig::paper().init(&device);
-    let meta = ArtifactMeta::paper(Provenance {
+    let mut meta = ArtifactMeta::paper(Provenance {
         name: format!("untrained placeholder (seed {})", args.seed),
         trained: false,
         data: "none: freshly initialised weights".into(),
@@ -93,6 +95,7 @@ pub fn run_init(args: &InitArgs) -> Result<()> {
         ),
         ..Provenance::default()
     });
+    meta.features = args.features.config();
     let len = meta.features.n_mfcc * meta.features.n_frames();
     let artifact = Artifact::from_model(&model, meta, Scaler::identity(len))?;
     write_artifact(&args.output, &artifact, ", untrained")

@@ -53,6 +53,34 @@ pub enum AlignArg {
     Speech,
 }
 
+/// The feature options beyond the paper, for a new model (`train`, `init`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct FeatureOptions {
+    /// Where the 3 s analysis window starts: `fixed` 0.5 s into the clip (the paper) or at the
+    /// detected speech onset. Recorded in the model artifact: predict, the npm package and the
+    /// page cut their windows the same way.
+    #[arg(long, value_enum, default_value = "fixed")]
+    pub align: AlignArg,
+    /// Per-utterance cepstral mean and variance normalisation of every map (recorded in the
+    /// artifact, applied everywhere the model runs).
+    #[arg(long)]
+    pub cmvn: bool,
+}
+
+impl FeatureOptions {
+    /// The paper's feature config with these options.
+    pub fn config(&self) -> FeatureConfig {
+        FeatureConfig {
+            align: match self.align {
+                AlignArg::Fixed => Align::Fixed,
+                AlignArg::Speech => Align::Speech,
+            },
+            cmvn: self.cmvn,
+            ..FeatureConfig::default()
+        }
+    }
+}
+
 /// Where the features come from: a RAVDESS directory or an exported/installed feature cache.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DataArgs {
@@ -149,15 +177,8 @@ pub struct TrainArgs {
     /// (only --epochs, --backend and --devices may change).
     #[arg(long)]
     pub resume: bool,
-    /// Where the 3 s analysis window starts: `fixed` 0.5 s into the clip (the paper) or at the
-    /// detected speech onset. Recorded in the model artifact: predict, the npm package and the
-    /// page cut their windows the same way.
-    #[arg(long, value_enum, default_value = "fixed")]
-    pub align: AlignArg,
-    /// Per-utterance cepstral mean and variance normalisation of every map (recorded in the
-    /// artifact, applied everywhere the model runs).
-    #[arg(long)]
-    pub cmvn: bool,
+    #[command(flatten)]
+    pub features: FeatureOptions,
     /// Train on the clean maps plus K augmented copies of each training clip drawn afresh every
     /// epoch (speed, reverberation, white or speech-shaped noise, 16/8 kHz channel, gain, onset,
     /// short clips, then time and coefficient masks) instead of the fixed noisy copies. The
@@ -478,14 +499,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 snr_low: args.data.snr_low,
                 snr_high: args.data.snr_high,
             },
-            features: FeatureConfig {
-                align: match args.align {
-                    AlignArg::Fixed => Align::Fixed,
-                    AlignArg::Speech => Align::Speech,
-                },
-                cmvn: args.cmvn,
-                ..FeatureConfig::default()
-            },
+            features: args.features.config(),
             model: SermoNetConfig::paper(),
             host_dropout: args.backend == Backend::Cpu,
             fresh: args.fresh.map(|copies| FreshAugment {

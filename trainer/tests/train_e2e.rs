@@ -190,14 +190,49 @@ fn trains_evaluates_predicts_and_resumes() {
     assert_eq!(actor["test_actors"], serde_json::json!([1]));
     assert_eq!(actor["valid_actors"], serde_json::json!([2, 3]));
 
-    // 7. The robustness report scores the held-out actor's clean clips exactly as the run's
-    //    test did (decoded audio through the artifact's own pipeline), then each shift asked
-    //    for, reproducibly from its seed.
+    // 7. The robust options: speech-aligned windows, CMVN and augmentation drawn afresh each
+    //    epoch, recorded in the run's config and in the artifact.
+    ok(fx
+        .train(
+            "robust",
+            &[
+                "--epochs",
+                "1",
+                "--protocol",
+                "actor",
+                "--test-actors",
+                "1",
+                "--fresh",
+                "1",
+                "--align",
+                "speech",
+                "--cmvn",
+            ],
+        )
+        .output()
+        .unwrap());
+    let robust = report(&fx.root.join("robust"));
+    assert_eq!(robust["config"]["fresh"]["copies"], 1);
+    assert_eq!(robust["config"]["features"]["align"], "speech");
+    assert_eq!(robust["config"]["features"]["cmvn"], true);
+    let out = ok(sermo()
+        .arg("info")
+        .arg(fx.root.join("robust/model.safetensors"))
+        .arg("--json")
+        .output()
+        .unwrap());
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["features"]["align"], "speech");
+    assert_eq!(info["features"]["cmvn"], true);
+
+    // 8. The robustness report scores the held-out actor's clean clips exactly as the run's
+    //    test did (decoded audio through the artifact's own pipeline, windows aligned to speech
+    //    and CMVN included), then each shift asked for, reproducibly from its seed.
     let robustness = |out: &str, shifts: &str| {
         let mut cmd = sermo();
         cmd.arg("robustness")
             .arg("--model")
-            .arg(fx.root.join("actor/model.safetensors"))
+            .arg(fx.root.join("robust/model.safetensors"))
             .arg("--data")
             .arg(fx.root.join("data"))
             .args(["--protocol", "actor", "--test-actors", "1", "--seed", "7"])
@@ -228,10 +263,10 @@ fn trains_evaluates_predicts_and_resumes() {
     );
     assert_eq!(
         conditions[0]["accuracy"].as_f64().unwrap(),
-        actor["test"]["accuracy"].as_f64().unwrap(),
+        robust["test"]["accuracy"].as_f64().unwrap(),
         "clean robustness accuracy differs from the run's test accuracy"
     );
-    assert_eq!(rob["clips"], actor["test"]["examples"]);
+    assert_eq!(rob["clips"], robust["test"]["examples"]);
     for c in conditions {
         let acc = c["accuracy"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&acc));
@@ -249,7 +284,7 @@ fn trains_evaluates_predicts_and_resumes() {
         "{err}"
     );
 
-    // 8. Data parallel: device 0 listed twice runs every batch as two shards (fork, gradients
+    // 9. Data parallel: device 0 listed twice runs every batch as two shards (fork, gradients
     //    moved and summed, one optimizer step) on the one CPU device; it learns as well.
     ok(fx
         .train("shards", &["--epochs", "3", "--devices", "0,0"])

@@ -30,6 +30,7 @@ fn run(program: &str, args: &[&str]) -> Result<()> {
 /// As [`run`], with extra environment variables.
 fn run_with(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     say(&format!("$ {program} {}", args.join(" ")));
+    let started = Instant::now();
     let status = Command::new(program)
         .args(args)
         .envs(env.iter().copied())
@@ -39,6 +40,12 @@ fn run_with(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     if !status.success() {
         bail!("`{program} {}` failed ({status})", args.join(" "));
     }
+    // Per-step times, so a slow CI run says where its minutes went.
+    say(&format!(
+        "{program} {} took {:.0} s",
+        args.first().copied().unwrap_or(""),
+        started.elapsed().as_secs_f64()
+    ));
     Ok(())
 }
 

@@ -125,16 +125,17 @@ export function maxAbsDiff(a, b, keys) {
 /**
  * Loads the package's Classifier in a blank page of the origin and classifies audio files (URLs
  * on the same server) decoded at 48 kHz and mixed to mono, as the demo does. Returns the
- * classifier's facts and one full result (logits included) per URL.
+ * classifier's facts and one full result (logits included) per URL. `model`: the URL of another
+ * artifact to load instead of the package's default.
  */
-export async function apiClassify(context, origin, backend, urls) {
+export async function apiClassify(context, origin, backend, urls, model = undefined) {
   const page = await context.newPage();
   await page.goto(`${origin}/tests/harness.html`);
   const out = await page.evaluate(
-    async ({ backend, urls }) => {
+    async ({ backend, urls, model }) => {
       const { Classifier } = await import("/package/index.js");
       const t0 = performance.now();
-      const classifier = await Classifier.load({ backend });
+      const classifier = await Classifier.load(model ? { backend, model } : { backend });
       const loadMs = performance.now() - t0;
       const results = {};
       for (const url of urls) {
@@ -160,7 +161,7 @@ export async function apiClassify(context, origin, backend, urls) {
       classifier.dispose();
       return { info, results };
     },
-    { backend, urls },
+    { backend, urls, model },
   );
   await page.close();
   return out;

@@ -19,14 +19,18 @@ export function assertSameModel() {
   }
 }
 
-/** `sermo predict --json --model MODEL FILES…`, one parsed object per file, by path. */
-export function nativePredict(files, model = NATIVE_MODEL) {
-  const args = ["predict", "--json", "--model", model, ...files];
+/** Runs the native CLI (`$SERMO_BIN`, else target/release/sermo, else cargo run); its stdout. */
+export function sermo(args) {
   const bin = process.env.SERMO_BIN ?? path.join(ROOT, "target/release/sermo");
   const options = { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 };
-  const out = existsSync(bin)
+  return existsSync(bin)
     ? execFileSync(bin, args, options)
     : execFileSync("cargo", ["run", "--quiet", "--release", "-p", "sermo", "--", ...args], options);
+}
+
+/** `sermo predict --json --model MODEL FILES…`, one parsed object per file, by path. */
+export function nativePredict(files, model = NATIVE_MODEL) {
+  const out = sermo(["predict", "--json", "--model", model, ...files]);
   const results = new Map();
   for (const line of out.split("\n").filter((l) => l.trim().startsWith("{"))) {
     const r = JSON.parse(line);
