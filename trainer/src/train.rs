@@ -540,28 +540,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     );
     write_json(&out.join("split.json"), &split)?;
     // Fresh augmentation trains on the clean maps and augments the decoded audio every epoch.
-    let fresh_audio = match &config.fresh {
-        None => None,
-        Some(fresh) => {
-            let Some(root) = &args.data.data else {
-                bail!("--fresh augments the audio: give --data DIR (a feature cache has none)");
-            };
-            let clips: Vec<usize> = split
-                .train
-                .iter()
-                .filter(|e| e.copy == 0)
-                .map(|e| e.clip)
-                .collect();
-            let audio = TrainAudio::load(&index, root, &clips)?;
-            eprintln!(
-                "fresh augmentation: {} clips in memory, {} new copies each per epoch",
-                audio.len(),
-                fresh.copies
-            );
-            Some((fresh, audio))
-        }
-    };
-    let train_examples: Vec<Example> = if fresh_audio.is_some() {
+    let train_examples: Vec<Example> = if config.fresh.is_some() {
         split
             .train
             .iter()
@@ -570,6 +549,22 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             .collect()
     } else {
         split.train.clone()
+    };
+    let fresh_audio = match &config.fresh {
+        None => None,
+        Some(fresh) => {
+            let Some(root) = &args.data.data else {
+                bail!("--fresh augments the audio: give --data DIR (a feature cache has none)");
+            };
+            let clips: Vec<usize> = train_examples.iter().map(|e| e.clip).collect();
+            let audio = TrainAudio::load(&index, root, &clips)?;
+            eprintln!(
+                "fresh augmentation: {} clips in memory, {} new copies each per epoch",
+                audio.len(),
+                fresh.copies
+            );
+            Some((fresh, audio))
+        }
     };
     let scaler = Arc::new(fit_scaler(&cache, &train_examples)?);
     let shape = [config.features.n_mfcc, config.features.n_frames()];
@@ -681,9 +676,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
+        // Batches are taken from the epoch's items, not copied out of them.
+        let mut items = items.into_iter();
         for step in 0..steps {
-            let start = step * config.batch_size;
-            let batch = items[start..(start + config.batch_size).min(items.len())].to_vec();
+            let batch: Vec<MapItem> = items.by_ref().take(config.batch_size).collect();
             let n = batch.len();
             let outcome = step::gradients(&model, batch, &batcher, &ad_devices)?;
             if !outcome.loss.is_finite() {
