@@ -1,10 +1,13 @@
-//! `sermo import` (PyTorch state_dict → artifact) and `sermo init` (fresh, untrained artifact).
+//! `sermo import` (PyTorch state_dict → artifact), `sermo init` (fresh, untrained artifact) and
+//! `sermo convert` (f32 ↔ f16 weights).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use sermo_data::write_atomic;
-use sermo_model::{Artifact, ArtifactMeta, Provenance, Scaler, SermoNetConfig, import_state_dict};
+use sermo_model::{
+    Artifact, ArtifactMeta, Precision, Provenance, Scaler, SermoNetConfig, import_state_dict,
+};
 
 /// `sermo import`.
 #[derive(clap::Args, Debug, Clone)]
@@ -101,14 +104,48 @@ pub fn run_init(args: &InitArgs) -> Result<()> {
     write_artifact(&args.output, &artifact, ", untrained")
 }
 
+/// `sermo convert`.
+#[derive(clap::Args, Debug)]
+pub struct ConvertArgs {
+    /// Model artifact to read (`default`: the shipped model).
+    pub model: PathBuf,
+    /// Output artifact.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Store the network's weights as f16 (half the file; widened to f32 when loaded).
+    #[arg(long)]
+    pub f16: bool,
+}
+
+/// Rewrites an artifact, with f16 or f32 weights.
+pub fn run_convert(args: &ConvertArgs) -> Result<()> {
+    let artifact = crate::models::load(Some(&args.model))?;
+    let precision = if args.f16 {
+        Precision::F16
+    } else {
+        Precision::F32
+    };
+    write_artifact_as(&args.output, &artifact, precision, "")
+}
+
 /// Writes an artifact atomically and says so, with its parameter count and `note`.
 fn write_artifact(path: &Path, artifact: &Artifact, note: &str) -> Result<()> {
-    write_atomic(path, &artifact.to_bytes()?)
-        .with_context(|| format!("writing {}", path.display()))?;
+    write_artifact_as(path, artifact, Precision::F32, note)
+}
+
+fn write_artifact_as(
+    path: &Path,
+    artifact: &Artifact,
+    precision: Precision,
+    note: &str,
+) -> Result<()> {
+    let bytes = artifact.to_bytes_as(precision)?;
+    write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
     eprintln!(
-        "wrote {} ({} parameters{note})",
+        "wrote {} ({} parameters, {precision:?} weights, {} bytes{note})",
         path.display(),
-        artifact.num_params()
+        artifact.num_params(),
+        bytes.len()
     );
     Ok(())
 }

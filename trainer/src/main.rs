@@ -42,6 +42,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Write a freshly initialised (untrained) model artifact.
     Init(import::InitArgs),
+    /// Rewrite a model artifact with f16 weights (half the size) or back to f32.
+    Convert(import::ConvertArgs),
     /// Show what a model artifact holds (the default model when none is given).
     Info(info::InfoArgs),
     /// Write a small synthetic RAVDESS-shaped dataset (for trying the pipeline without RAVDESS).
@@ -95,6 +97,7 @@ fn main() -> std::process::ExitCode {
         Command::Robustness(a) => robustness::run(a),
         Command::Import(a) => import::run_import(a),
         Command::Init(a) => import::run_init(a),
+        Command::Convert(a) => import::run_convert(a),
         Command::Info(a) => info::run(a),
         Command::Cache(c) => cache::run(c),
         Command::Synth(a) => synth(a),

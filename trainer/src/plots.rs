@@ -176,8 +176,8 @@ pub fn robustness(path: &Path, report: &crate::robustness::Report) -> Result<()>
     root.fill(&WHITE).map_err(err(path))?;
     let names: Vec<String> = report.conditions.iter().map(|c| c.name.clone()).collect();
     let title = format!(
-        "{} on {} ({} clips): accuracy per condition",
-        report.model_name, report.protocol, report.clips
+        "{} on {} {} ({} clips): accuracy per condition",
+        report.model_name, report.protocol, report.split, report.clips
     );
     let mut chart = ChartBuilder::on(&root)
         .caption(title, (FAMILY, 17))

@@ -4,7 +4,7 @@
 //! Every shift is applied to the decoded clip before the model's own feature pipeline (resample,
 //! window, MFCC, scaler), exactly where a different microphone or room would act. Draws are
 //! seeded per shift and clip (`--shift-seed`), so a report is reproduced bit for bit. Under
-//! `paper` the test clips are the split's clean clips (the split's noisy copies are left out:
+//! `paper` the clips are the split's clean clips (the split's noisy copies are left out:
 //! the shifts replace them).
 
 use std::path::PathBuf;
@@ -19,7 +19,7 @@ use sermo_model::Classifier;
 
 use crate::backend::Backend;
 use crate::metrics::Scores;
-use crate::train::ProtocolArgs;
+use crate::train::{ProtocolArgs, SplitName};
 
 /// `sermo robustness`.
 #[derive(clap::Args, Debug, Clone)]
@@ -35,6 +35,9 @@ pub struct RobustnessArgs {
     /// Seed of the split: the seed the model was trained with.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Split scored: `valid` to choose settings, `test` once per reported variant.
+    #[arg(long, value_enum, default_value = "test")]
+    pub split: SplitName,
     /// Seed of the shifts' random draws (noise, rooms, onsets).
     #[arg(long, default_value_t = 0)]
     pub shift_seed: u64,
@@ -81,12 +84,14 @@ pub struct Report {
     pub protocol: Protocol,
     /// Split seed.
     pub seed: u64,
+    /// `valid` or `test`.
+    pub split: String,
     /// Shift seed.
     pub shift_seed: u64,
     /// Clean test clips scored under every condition.
     pub clips: usize,
-    /// Test actors (actor protocol).
-    pub test_actors: Vec<u8>,
+    /// Actors of the split scored (actor protocol).
+    pub actors: Vec<u8>,
     /// Clean first, then each shift.
     pub conditions: Vec<Condition>,
     /// The largest drop below clean, in points, and where.
@@ -136,11 +141,12 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
     }
     let protocol = args.protocol.protocol();
     let split = protocol.split(&index, 0, args.seed)?;
-    let clips: Vec<usize> = split.test.iter().map(|e| e.clip).collect();
+    let clips: Vec<usize> = args.split.of(&split).iter().map(|e| e.clip).collect();
     eprintln!(
-        "{protocol}, seed {}: {} clean test clips, {} shifts",
+        "{protocol}, seed {}: {} clean {:?} clips, {} shifts",
         args.seed,
         clips.len(),
+        args.split,
         shifts.len()
     );
     let audio: Vec<Audio> = clips
@@ -192,9 +198,13 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
         model_name: artifact.meta.provenance.name.clone(),
         protocol,
         seed: args.seed,
+        split: format!("{:?}", args.split).to_lowercase(),
         shift_seed: args.shift_seed,
         clips: clips.len(),
-        test_actors: split.test_actors,
+        actors: match args.split {
+            SplitName::Valid => split.valid_actors.clone(),
+            SplitName::Test => split.test_actors.clone(),
+        },
         conditions,
         worst,
         command: crate::train::command_line(),

@@ -108,6 +108,25 @@ pub struct DataArgs {
     pub snr_high: i32,
 }
 
+/// Which split of a protocol to score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitName {
+    /// Validation: for choosing settings (as often as needed).
+    Valid,
+    /// Test: touched once per reported variant.
+    Test,
+}
+
+impl SplitName {
+    /// The examples of this split.
+    pub fn of(self, split: &Split) -> &[Example] {
+        match self {
+            SplitName::Valid => &split.valid,
+            SplitName::Test => &split.test,
+        }
+    }
+}
+
 /// Protocol selection.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ProtocolArgs {
@@ -802,6 +821,9 @@ pub struct EvalArgs {
     /// Seed of the split (and of the noisy copies): use the run's seed to re-score its test set.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Split to score.
+    #[arg(long, value_enum, default_value = "test")]
+    pub split: SplitName,
     /// Compute backend.
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
@@ -825,7 +847,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         artifact.meta.features.n_frames(),
     ];
     let batcher = MapBatcher::new(Arc::new(artifact.scaler.clone()), shape);
-    let test_set = MapDataset::new(cache, split.test.clone());
+    let test_set = MapDataset::new(cache, args.split.of(&split).to_vec());
     let (loss, t, p) = evaluate(&model, &test_set, &batcher, &device)?;
     let scores = Scores::new(&artifact.meta.labels, &t, &p);
     if args.json {
@@ -834,6 +856,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "model": args.model.display().to_string(),
                 "protocol": protocol.to_string(),
+                "split": format!("{:?}", args.split).to_lowercase(),
                 "seed": args.seed,
                 "loss": loss,
                 "scores": scores,
@@ -841,9 +864,10 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         );
     } else {
         println!(
-            "{} on {} test ({} examples): accuracy {:.2} %, macro F1 {:.3}, loss {:.4}",
+            "{} on {} {:?} ({} examples): accuracy {:.2} %, macro F1 {:.3}, loss {:.4}",
             args.model.display(),
             protocol,
+            args.split,
             scores.examples,
             100.0 * scores.accuracy,
             scores.macro_f1,

@@ -1,6 +1,6 @@
 // (e) The WebGPU path, on headless Chromium's software adapter (SwiftShader, with
 // --enable-unsafe-webgpu): an adapter appears, "auto" declines it when it is a software one,
-// "webgpu" runs on it, and its results equal the CPU's within 1e-4.
+// "webgpu" runs on it, and its probabilities equal the CPU's within 1e-4.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -17,15 +17,16 @@ let server;
 let browser;
 let adapterInfo = null;
 let urls;
-let clipFile;
+/** The file behind each URL, for the page's file input. */
+let files;
 
 before(async () => {
   const dir = tmpDir("webgpu");
-  clipFile = writeWav(path.join(dir, "tone-noise-48000hz-pcm16-mono.wav"), toneAndNoise(), 48000);
-  urls = ["/generated/tone-noise-48000hz-pcm16-mono.wav"];
-  if (existsSync(path.join(FIXTURES, "speech-48000hz-pcm16-mono.wav"))) {
-    urls.unshift("/fixtures/speech-48000hz-pcm16-mono.wav");
-  }
+  const clipFile = writeWav(path.join(dir, "tone-noise-48000hz-pcm16-mono.wav"), toneAndNoise(), 48000);
+  files = { "/generated/tone-noise-48000hz-pcm16-mono.wav": clipFile };
+  const speech = path.join(FIXTURES, "speech-48000hz-pcm16-mono.wav");
+  if (existsSync(speech)) files["/fixtures/speech-48000hz-pcm16-mono.wav"] = speech;
+  urls = Object.keys(files);
   server = await serve({ "/": WEB, "/fixtures/": FIXTURES, "/generated/": dir });
   browser = await launch(["--enable-unsafe-webgpu"]);
   // Does the browser itself offer an adapter? (Asked twice: it has answered null once.)
@@ -50,7 +51,9 @@ after(async () => {
   await server?.close();
 });
 
-test("(e) with --enable-unsafe-webgpu: auto declines the software adapter; ?backend=webgpu uses it", { timeout: VERY_SLOW }, async (t) => {
+// One WebGPU load only: SwiftShader compiles every kernel on the CPU (about 90 s a load here),
+// so the page that runs on WebGPU is also the one whose results are compared with the CPU's.
+test("(e) with --enable-unsafe-webgpu: auto declines the software adapter; ?backend=webgpu uses it and agrees with the CPU within 1e-4", { timeout: VERY_SLOW }, async (t) => {
   t.diagnostic(`browser adapter: ${JSON.stringify(adapterInfo)}`);
   if (!adapterInfo) return t.skip("this Chromium offers no WebGPU adapter even with --enable-unsafe-webgpu");
   const context = await browser.newContext();
@@ -69,33 +72,19 @@ test("(e) with --enable-unsafe-webgpu: auto declines the software adapter; ?back
   const shown = await page.textContent("#backend");
   t.diagnostic(`backend shown: ${shown}`);
   assert.match(shown, /WebGPU \(.+\)/);
-  const result = await classifyFile(page, clipFile);
-  assert.equal(Object.keys(result.probabilities).length, 8);
-  assert.deepEqual(errors, []);
-  await context.close();
-});
-
-test("(e) WebGPU and CPU agree within 1e-4 (probabilities and logits)", { timeout: VERY_SLOW }, async (t) => {
-  if (!adapterInfo) return t.skip("no WebGPU adapter");
-  const context = await browser.newContext();
-  const gpu = await apiClassify(context, server.origin, "webgpu", urls);
   const cpu = await apiClassify(context, server.origin, "cpu", urls);
-  t.diagnostic(`webgpu: ${JSON.stringify(gpu.info)}`);
-  assert.equal(gpu.info.backend, "webgpu");
   assert.equal(cpu.info.backend, "cpu");
   for (const url of urls) {
-    const g = gpu.results[url];
+    const gpu = await classifyFile(page, files[url]);
     const c = cpu.results[url];
-    const dp = Math.max(...g.probabilitiesArray.map((p, i) => Math.abs(p - c.probabilitiesArray[i])));
-    const dl = Math.max(...g.logits.map((v, i) => Math.abs(v - c.logits[i])));
-    t.diagnostic(
-      `${url}: max |p_gpu - p_cpu| = ${dp.toExponential(2)}, max |logit diff| = ${dl.toExponential(2)}; ` +
-        `inference ${g.timings.inferenceMs.toFixed(0)} ms (webgpu) vs ${c.timings.inferenceMs.toFixed(0)} ms (cpu)`,
-    );
+    const labels = Object.keys(gpu.probabilities);
+    assert.equal(labels.length, 8);
+    const dp = Math.max(...labels.map((l) => Math.abs(gpu.probabilities[l] - c.probabilities[l])));
+    t.diagnostic(`${url}: max |p_webgpu - p_cpu| = ${dp.toExponential(2)}`);
     assert.ok(dp <= TOLERANCE, `${url}: probabilities differ by ${dp}`);
-    assert.ok(dl <= TOLERANCE * Math.max(1, ...c.logits.map(Math.abs)), `${url}: logits differ by ${dl}`);
-    assert.equal(g.label, c.label);
-    assert.equal(g.voiced, c.voiced);
+    assert.equal(gpu.label, c.label);
+    assert.equal(gpu.voiced, c.voiced);
   }
+  assert.deepEqual(errors, []);
   await context.close();
 });

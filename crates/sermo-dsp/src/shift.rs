@@ -20,6 +20,7 @@ use realfft::RealFftPlanner;
 use realfft::num_complex::Complex;
 use serde::{Deserialize, Serialize};
 
+use crate::config::seconds_to_samples;
 use crate::error::DspError;
 use crate::resample::resample;
 
@@ -145,7 +146,7 @@ impl Shift {
         rng: &mut impl Rng,
     ) -> Result<Vec<f32>, DspError> {
         let bad = |field: &'static str, reason: String| Err(DspError::Config { field, reason });
-        let seconds = |s: f32| (f64::from(s) * f64::from(sample_rate)).round() as usize;
+        let seconds = |s: f32| seconds_to_samples(s, sample_rate);
         match *self {
             Shift::Gain { db } => {
                 if !db.is_finite() {
@@ -446,7 +447,7 @@ fn speech_shaped(n: usize, sample_rate: u32, rng: &mut impl Rng) -> Vec<f32> {
 /// exponential envelope that falls 60 dB in `rt60_s`, lasting `rt60_s`, scaled to the direct
 /// path's energy.
 pub fn room_response(rt60_s: f32, sample_rate: u32, rng: &mut impl Rng) -> Vec<f32> {
-    let len = ((f64::from(rt60_s) * f64::from(sample_rate)).round() as usize).max(2);
+    let len = seconds_to_samples(rt60_s, sample_rate).max(2);
     // Amplitude falls by 10^(-3) (60 dB) over rt60 seconds.
     let decay = (1e-3f64).ln() / (f64::from(rt60_s) * f64::from(sample_rate));
     let mut tail: Vec<f64> = (1..len)

@@ -10,6 +10,10 @@
 //! - metadata key `sermo` — JSON [`ArtifactMeta`]: format name and version, label names in
 //!   order, the [`FeatureConfig`], the [`SermoNetConfig`] and the [`Provenance`].
 //!
+//! The network's tensors are stored as f32, or as f16 ([`Precision::F16`]: half the size; they
+//! are widened to f32 when read, so inference is the same f32 computation on rounded weights).
+//! The scaler is always f32.
+//!
 //! Reading checks the format name and version, every tensor's presence, shape and dtype, and
 //! that the scaler matches the feature shape, so a corrupt, truncated or mismatched file is an
 //! error that says what is wrong, never a silently half-loaded model.
@@ -115,6 +119,16 @@ impl ArtifactMeta {
     }
 }
 
+/// How the network's tensors are stored in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// 32-bit floats, exactly as trained. Default.
+    #[default]
+    F32,
+    /// IEEE half precision (rounded to nearest): half the file.
+    F16,
+}
+
 /// A tensor as stored: shape and f32 values (row-major).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredTensor {
@@ -167,6 +181,20 @@ fn bad(reason: impl Into<String>) -> ModelError {
 
 fn le_f32(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn le_f16(values: &[f32]) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+        .collect()
+}
+
+fn f16_from_le(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(2)
+        .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+        .collect()
 }
 
 fn f32_from_le(bytes: &[u8]) -> Vec<f32> {
@@ -277,24 +305,39 @@ impl Artifact {
         Ok(())
     }
 
-    /// Serialises to safetensors bytes.
+    /// Serialises to safetensors bytes, the network's tensors in f32.
     pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
+        self.to_bytes_as(Precision::F32)
+    }
+
+    /// Serialises to safetensors bytes, the network's tensors in `precision`.
+    pub fn to_bytes_as(&self, precision: Precision) -> Result<Vec<u8>, ModelError> {
         self.check()?;
-        let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
         for (name, t) in &self.weights {
-            buffers.push((format!("model.{name}"), t.shape.clone(), le_f32(&t.values)));
+            let (dtype, bytes) = match precision {
+                Precision::F32 => (Dtype::F32, le_f32(&t.values)),
+                Precision::F16 => (Dtype::F16, le_f16(&t.values)),
+            };
+            buffers.push((format!("model.{name}"), dtype, t.shape.clone(), bytes));
         }
         let shape = vec![self.meta.features.n_mfcc, self.meta.features.n_frames()];
         buffers.push((
             "scaler.mean".into(),
+            Dtype::F32,
             shape.clone(),
             le_f32(&self.scaler.mean),
         ));
-        buffers.push(("scaler.std".into(), shape, le_f32(&self.scaler.std)));
+        buffers.push((
+            "scaler.std".into(),
+            Dtype::F32,
+            shape,
+            le_f32(&self.scaler.std),
+        ));
         let views = buffers
             .iter()
-            .map(|(name, shape, bytes)| {
-                TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (name.as_str(), v))
+            .map(|(name, dtype, shape, bytes)| {
+                TensorView::new(*dtype, shape.clone(), bytes).map(|v| (name.as_str(), v))
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad(format!("building tensor views: {e}")))?;
@@ -335,13 +378,17 @@ impl Artifact {
         let mut mean = None;
         let mut std = None;
         for (name, view) in st.tensors() {
-            if view.dtype() != Dtype::F32 {
-                return Err(bad(format!(
-                    "tensor {name} is {:?}, expected F32",
-                    view.dtype()
-                )));
-            }
-            let values = f32_from_le(view.data());
+            let is_weight = name.starts_with("model.");
+            let values = match view.dtype() {
+                Dtype::F32 => f32_from_le(view.data()),
+                Dtype::F16 if is_weight => f16_from_le(view.data()),
+                other => {
+                    let allowed = if is_weight { "F32 or F16" } else { "F32" };
+                    return Err(bad(format!(
+                        "tensor {name} is {other:?}, expected {allowed}"
+                    )));
+                }
+            };
             if let Some(path) = name.strip_prefix("model.") {
                 let shape = view.shape().to_vec();
                 weights.insert(path.to_string(), StoredTensor { shape, values });

@@ -26,8 +26,8 @@ mod import;
 pub mod train;
 
 pub use artifact::{
-    Accuracy, Artifact, ArtifactMeta, EMOTIONS, FORMAT, FORMAT_VERSION, META_KEY, Provenance,
-    StoredTensor,
+    Accuracy, Artifact, ArtifactMeta, EMOTIONS, FORMAT, FORMAT_VERSION, META_KEY, Precision,
+    Provenance, StoredTensor,
 };
 pub use classifier::{Classifier, Prediction, VOICE_FLOOR_DBFS, is_voiced};
 pub use config::SermoNetConfig;

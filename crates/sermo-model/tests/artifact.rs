@@ -3,7 +3,7 @@
 
 use burn::tensor::{Device, Distribution, Tensor};
 use sermo_model::{
-    Artifact, ArtifactMeta, Classifier, ModelError, Provenance, Scaler, SermoNetConfig,
+    Artifact, ArtifactMeta, Classifier, ModelError, Precision, Provenance, Scaler, SermoNetConfig,
 };
 
 fn artifact() -> Artifact {
@@ -38,6 +38,37 @@ fn round_trips_bit_exactly() {
         248_488,
         "the paper's network has 248,488 parameters (PyTorch count)"
     );
+}
+
+#[test]
+fn f16_weights_halve_the_file_and_round_to_nearest() {
+    let a = artifact();
+    let full = a.to_bytes().unwrap();
+    let half = a.to_bytes_as(Precision::F16).unwrap();
+    // Weights shrink to half; the f32 scaler (2 × 11280 values) and the header stay:
+    // 1.10 MB → 0.60 MB.
+    assert!(
+        half.len() * 100 < full.len() * 56,
+        "{} vs {}",
+        half.len(),
+        full.len()
+    );
+    let b = Artifact::from_bytes(&half).unwrap();
+    assert_eq!(a.scaler, b.scaler, "the scaler stays f32");
+    assert_eq!(a.meta, b.meta);
+    for (name, t) in &a.weights {
+        let r = &b.weights[name];
+        assert_eq!(t.shape, r.shape);
+        for (&x, &y) in t.values.iter().zip(&r.values) {
+            // Nearest f16: relative error ≤ 2^-11 for normal values.
+            assert!(
+                (x - y).abs() <= x.abs() * 4.9e-4 + 6e-8,
+                "{name}: {x} stored as {y}"
+            );
+        }
+    }
+    // Writing the widened weights as f16 again gives the same bytes.
+    assert_eq!(b.to_bytes_as(Precision::F16).unwrap(), half);
 }
 
 #[test]
