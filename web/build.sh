@@ -9,7 +9,8 @@
 #    in its own target directory (target/wasm) so it never waits on the native builds' lock;
 # 3. installs wasm-bindgen-cli (exactly the version of the wasm-bindgen crate) into
 #    target/tools if it is not there yet: the only thing this script may download;
-# 4. wasm-bindgen --target web into web/pkg/, with models/default.safetensors beside it;
+# 4. wasm-bindgen --target web into web/pkg/, with the shipped models (models/default.safetensors
+#    and models/paper.safetensors) beside it;
 # 5. copies web/pkg into web/package/wasm/, which `npm pack` ships.
 #
 # Only a SIMD build is made: every browser with AudioWorklet and module workers that sermo
@@ -26,7 +27,7 @@ WASM_BINDGEN_VERSION=0.2.130
 TARGET=wasm32-unknown-unknown
 target_dir="${SERMO_WASM_TARGET_DIR:-$root/target/wasm}"
 tools="$root/target/tools"
-model="$root/models/default.safetensors"
+models="default paper" # models/NAME.safetensors, bundled under their names
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -61,21 +62,24 @@ step "wasm-bindgen --target web -> web/pkg"
 rm -rf "$here/pkg"
 # The name section (function names for stack traces) is a sixth of the module: dropped.
 "$bindgen" --target web --remove-name-section --out-dir "$here/pkg" --out-name sermo_wasm "$wasm"
-if [ ! -f "$model" ]; then
-  echo "error: $model is missing: the package needs a default model" >&2
-  exit 1
-fi
-cp "$model" "$here/pkg/default.safetensors"
+for name in $models; do
+  if [ ! -f "$root/models/$name.safetensors" ]; then
+    echo "error: $root/models/$name.safetensors is missing: the package bundles it" >&2
+    exit 1
+  fi
+  cp "$root/models/$name.safetensors" "$here/pkg/"
+done
 
 step "web/pkg -> web/package/wasm"
 rm -rf "$here/package/wasm"
 mkdir -p "$here/package/wasm"
 cp "$here/pkg/sermo_wasm.js" "$here/pkg/sermo_wasm_bg.wasm" "$here/pkg/sermo_wasm.d.ts" \
-   "$here/pkg/default.safetensors" "$here/package/wasm/"
+   "$here/package/wasm/"
+for name in $models; do cp "$here/pkg/$name.safetensors" "$here/package/wasm/"; done
 
 size() { stat -c %s "$1"; }
 gz() { gzip -9 -c "$1" | wc -c; }
-for f in sermo_wasm_bg.wasm sermo_wasm.js default.safetensors; do
+for f in sermo_wasm_bg.wasm sermo_wasm.js default.safetensors paper.safetensors; do
   printf '%-22s %9d bytes (gzip -9: %d)\n' "$f" "$(size "$here/package/wasm/$f")" "$(gz "$here/package/wasm/$f")" >&2
 done
 step "done: serve web/ and open /demo/ (cargo xtask demo), or npm pack web/package"

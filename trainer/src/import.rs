@@ -107,7 +107,7 @@ pub fn run_init(args: &InitArgs) -> Result<()> {
 /// `sermo convert`.
 #[derive(clap::Args, Debug)]
 pub struct ConvertArgs {
-    /// Model artifact to read (`default`: the shipped model).
+    /// Model to read: `default` or `paper` for a shipped one, else a .safetensors artifact.
     pub model: PathBuf,
     /// Output artifact.
     #[arg(short, long)]
@@ -115,11 +115,23 @@ pub struct ConvertArgs {
     /// Store the network's weights as f16 (half the file; widened to f32 when loaded).
     #[arg(long)]
     pub f16: bool,
+    /// New provenance name (e.g. the name it ships under).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New provenance notes (what the model is, for `sermo info`).
+    #[arg(long)]
+    pub notes: Option<String>,
 }
 
-/// Rewrites an artifact, with f16 or f32 weights.
+/// Rewrites an artifact, with f16 or f32 weights and optionally a new name or notes.
 pub fn run_convert(args: &ConvertArgs) -> Result<()> {
-    let artifact = crate::models::load(Some(&args.model))?;
+    let mut artifact = crate::models::load(Some(&args.model))?;
+    if let Some(name) = &args.name {
+        artifact.meta.provenance.name = name.clone();
+    }
+    if let Some(notes) = &args.notes {
+        artifact.meta.provenance.notes = Some(notes.clone());
+    }
     let precision = if args.f16 {
         Precision::F16
     } else {

@@ -4,11 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use serde_json::json;
+use sermo_dsp::Align;
+use sermo_dsp::window::PRE_ROLL_S;
 
 /// `sermo info`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct InfoArgs {
-    /// Model artifact (.safetensors). Default: the model shipped with sermo.
+    /// Model: `default` (omitted) or `paper` for a shipped one, else a .safetensors artifact.
     pub model: Option<PathBuf>,
     /// Machine-readable output.
     #[arg(long)]
@@ -62,14 +64,7 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         meta.features.hop_length,
         meta.features.n_mels,
         meta.features.pad_mode,
-        if meta.features.window {
-            format!(
-                "{} s from {} s",
-                meta.features.duration_s, meta.features.offset_s
-            )
-        } else {
-            "whole clip".into()
-        }
+        window_description(&meta.features)
     );
     println!(
         "  network     2 CNN blocks {:?} + {}-layer Transformer (d {}, {} heads, ff {}) → {} classes",
@@ -106,4 +101,21 @@ pub fn run(args: &InfoArgs) -> Result<()> {
         println!("  notes       {n}");
     }
     Ok(())
+}
+
+/// Where the analysed window lies and how each clip is normalised, in words.
+fn window_description(f: &sermo_dsp::FeatureConfig) -> String {
+    let window = match (f.window, f.align) {
+        (false, _) => "whole clip".to_string(),
+        (true, Align::Fixed) => format!("{} s from {} s", f.duration_s, f.offset_s),
+        (true, Align::Speech) => format!(
+            "{} s from {} s before the detected speech onset",
+            f.duration_s, PRE_ROLL_S
+        ),
+    };
+    if f.cmvn {
+        format!("{window}, per-utterance CMVN")
+    } else {
+        window
+    }
 }

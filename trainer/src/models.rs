@@ -1,24 +1,48 @@
-//! Model artifacts by name or path, and the default model compiled into the binary.
+//! Model artifacts by name or path, and the models compiled into the binary.
+//!
+//! sermo ships two models (their cards are in `models/MODEL_CARD.md`):
+//! - `default`: the model for real users, trained for speakers, microphones and rooms it never
+//!   heard (issue 11's robust variant); used when `--model` is omitted;
+//! - `paper`: the faithful reproduction of the paper's recipe, for researchers.
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use sermo_model::Artifact;
 
-/// The default model shipped with sermo (`models/default.safetensors`, see its model card).
-static DEFAULT_MODEL: &[u8] = include_bytes!("../../models/default.safetensors");
+/// The shipped models by name, as `--model NAME` selects them.
+static SHIPPED: &[(&str, &[u8])] = &[
+    (
+        "default",
+        include_bytes!("../../models/default.safetensors"),
+    ),
+    ("paper", include_bytes!("../../models/paper.safetensors")),
+];
 
-/// Loads `--model`: a path to a `.safetensors` artifact, or `default` / omitted for the shipped
-/// model. Warns when the weights were never trained.
+/// The names `--model` accepts besides a path.
+pub fn shipped_names() -> Vec<&'static str> {
+    SHIPPED.iter().map(|(name, _)| *name).collect()
+}
+
+/// Loads `--model`: a shipped model's name (`default`, `paper`), a path to a `.safetensors`
+/// artifact, or nothing for `default`. A file that happens to be called like a shipped model is
+/// reached with a path such as `./paper`. Warns when the weights were never trained.
 pub fn load(model: Option<&Path>) -> Result<Artifact> {
     let artifact = match model {
-        None => default_model()?,
-        Some(p) if p.as_os_str() == "default" => default_model()?,
-        Some(path) => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            Artifact::from_bytes(&bytes).with_context(|| format!("{}", path.display()))?
-        }
+        None => shipped("default")?,
+        Some(path) => match path.to_str().filter(|s| shipped_names().contains(s)) {
+            Some(name) => shipped(name)?,
+            None => {
+                let bytes = std::fs::read(path).with_context(|| {
+                    format!(
+                        "reading {} (shipped models: {})",
+                        path.display(),
+                        shipped_names().join(", ")
+                    )
+                })?;
+                Artifact::from_bytes(&bytes).with_context(|| format!("{}", path.display()))?
+            }
+        },
     };
     if !artifact.meta.provenance.trained {
         eprintln!(
@@ -29,10 +53,13 @@ pub fn load(model: Option<&Path>) -> Result<Artifact> {
     Ok(artifact)
 }
 
-/// The artifact compiled into this binary.
-pub fn default_model() -> Result<Artifact> {
-    if DEFAULT_MODEL.is_empty() {
-        bail!("this sermo was built without a default model; pass --model FILE");
-    }
-    Artifact::from_bytes(DEFAULT_MODEL).context("the built-in default model")
+/// The shipped model called `name`.
+pub fn shipped(name: &str) -> Result<Artifact> {
+    let Some((_, bytes)) = SHIPPED.iter().find(|(n, _)| *n == name) else {
+        bail!(
+            "no shipped model is called {name:?} (shipped: {})",
+            shipped_names().join(", ")
+        );
+    };
+    Artifact::from_bytes(bytes).with_context(|| format!("the shipped model {name:?}"))
 }

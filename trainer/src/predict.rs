@@ -14,7 +14,7 @@ pub struct PredictArgs {
     /// Audio files (WAV or FLAC).
     #[arg(required = true)]
     pub audio: Vec<PathBuf>,
-    /// Model artifact (.safetensors). Default: the model shipped with sermo.
+    /// Model: `default` (omitted) or `paper` for a shipped one, else a .safetensors artifact.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Compute backend.

@@ -24,7 +24,7 @@ use crate::train::{ProtocolArgs, SplitName};
 /// `sermo robustness`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RobustnessArgs {
-    /// Model artifact (.safetensors); omitted or `default`: the shipped model.
+    /// Model: `default` (omitted) or `paper` for a shipped one, else a .safetensors artifact.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// RAVDESS speech directory.

@@ -811,7 +811,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 /// `sermo eval`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct EvalArgs {
-    /// Model artifact (.safetensors).
+    /// Model: `default` or `paper` for a shipped one, else a .safetensors artifact.
     #[arg(long)]
     pub model: PathBuf,
     #[command(flatten)]
@@ -833,10 +833,7 @@ pub struct EvalArgs {
 }
 
 pub fn eval(args: &EvalArgs) -> Result<()> {
-    let bytes =
-        std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
-    let artifact =
-        Artifact::from_bytes(&bytes).with_context(|| args.model.display().to_string())?;
+    let artifact = crate::models::load(Some(&args.model))?;
     let cache = Arc::new(load_cache(&args.data, &artifact.meta.features, args.seed)?);
     let protocol = args.protocol.protocol();
     let split = protocol.split(&cache.index(), cache.copies(), args.seed)?;

@@ -303,6 +303,36 @@ fn trains_evaluates_predicts_and_resumes() {
 }
 
 #[test]
+fn shipped_models_by_name() {
+    let info = |name: &str| -> Value {
+        let out = ok(sermo().args(["info", "--json", name]).output().unwrap());
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (default, paper) = (info("default"), info("paper"));
+    for model in [&default, &paper] {
+        assert_eq!(model["provenance"]["trained"], true);
+    }
+    // The default is the robust variant (issue 11): speech-aligned window and CMVN, trained on
+    // the speaker-independent protocol; `paper` keeps the paper's pipeline and protocol.
+    assert_eq!(default["features"]["align"], "speech");
+    assert_eq!(default["features"]["cmvn"], true);
+    assert!(paper["features"].get("align").is_none() && paper["features"].get("cmvn").is_none());
+    assert_eq!(paper["provenance"]["protocol"], "paper");
+    // Omitting the model is the default.
+    let out = ok(sermo().args(["info", "--json"]).output().unwrap());
+    let omitted: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(omitted["provenance"], default["provenance"]);
+
+    let out = sermo().args(["info", "no-such-model"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no-such-model") && err.contains("default, paper"),
+        "{err}"
+    );
+}
+
+#[test]
 fn bad_inputs_give_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.wav");

@@ -1,5 +1,5 @@
 // The sermo demo page: microphone and file classification with the npm package, nothing else.
-import { Classifier, support } from "../package/index.js";
+import { BUNDLED_MODELS, Classifier, support } from "../package/index.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -39,6 +39,13 @@ function backendFromQuery() {
   if (["auto", "cpu", "webgpu"].includes(value)) return value;
   showMessage(`Unknown backend "${value}" in the address: use cpu, webgpu or auto. Using auto.`, "warning");
   return "auto";
+}
+
+function modelFromQuery() {
+  const value = new URLSearchParams(location.search).get("model") || "default";
+  if (BUNDLED_MODELS.includes(value)) return value;
+  showMessage(`Unknown model "${value}" in the address: use ${BUNDLED_MODELS.join(" or ")}. Using default.`, "warning");
+  return "default";
 }
 
 function describeModel(info) {
@@ -187,6 +194,7 @@ async function main() {
   try {
     classifier = await Classifier.load({
       backend,
+      model: modelFromQuery(),
       onProgress: ({ status, loaded, total }) => {
         ui.status.textContent = total ? `${status} (${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB)` : `${status}…`;
         if (total) ui.progress.value = loaded / total;

@@ -36,12 +36,19 @@ export interface Progress {
   total?: number;
 }
 
+/**
+ * The models bundled with the package: "default", trained to cope with unseen voices,
+ * microphones and rooms; "paper", the faithful reproduction of the paper's recipe.
+ */
+export type BundledModel = "default" | "paper";
+export const BUNDLED_MODELS: readonly BundledModel[];
+
 export interface LoadOptions {
   /**
-   * The model: a URL of a sermo `.safetensors` artifact (fetched once, then kept in the
-   * Cache API), or its bytes. Default: the model bundled with the package.
+   * The model: a bundled model's name, a URL of a sermo `.safetensors` artifact (fetched once,
+   * then kept in the Cache API), or its bytes. Default: "default".
    */
-  model?: string | URL | ArrayBuffer | ArrayBufferView;
+  model?: BundledModel | string | URL | ArrayBuffer | ArrayBufferView;
   /** Default: "auto". */
   backend?: BackendPreference;
   /** Keep a model fetched from a URL in the Cache API. Default: true. */

@@ -7,6 +7,13 @@
 /** Seconds between two live results of `listen`, by default. */
 export const DEFAULT_HOP_SECONDS = 0.5;
 
+/**
+ * The models bundled with the package, by the name `Classifier.load({ model })` takes:
+ * "default", trained to cope with unseen voices, microphones and rooms, and "paper", the
+ * faithful reproduction of the paper's recipe (see the package README).
+ */
+export const BUNDLED_MODELS = Object.freeze(["default", "paper"]);
+
 /** The rate the live AudioContext runs at: the model's analysis rate (the browser resamples). */
 const LISTEN_SAMPLE_RATE = 48000;
 
@@ -151,8 +158,8 @@ export class Classifier {
    * Starts the worker, loads a model and warms it up with one inference.
    *
    * @param optionsOrModel `{ model, backend, cache, onProgress, workerUrl, workletUrl }`, or just
-   *   a model: a URL (fetched once and kept in the Cache API) or the bytes of a `.safetensors`
-   *   artifact. Without a model, the package's bundled default model is used.
+   *   a model: a bundled model's name ("default", "paper"), a URL (fetched once and kept in the
+   *   Cache API) or the bytes of a `.safetensors` artifact. Without a model: "default".
    */
   static async load(optionsOrModel) {
     const options = normaliseOptions(optionsOrModel);
@@ -171,13 +178,14 @@ export class Classifier {
     if (bytes) {
       message.model = { bytes: bytes.buffer };
       transfer.push(bytes.buffer);
-    } else if (options.model !== undefined && options.model !== null) {
+    } else if (options.model !== undefined && options.model !== null && !BUNDLED_MODELS.includes(options.model)) {
       const base = globalThis.location ? globalThis.location.href : undefined;
       message.model = { url: new URL(String(options.model), base).href };
     } else {
-      // The bundled model, beside this module; never put in the Cache API (it changes with the
+      // A bundled model, beside this module; never put in the Cache API (it changes with the
       // package, under the same name), left to the HTTP cache.
-      message.model = { url: new URL("./wasm/default.safetensors", import.meta.url).href, bundled: true };
+      const name = options.model ?? "default";
+      message.model = { url: new URL(`./wasm/${name}.safetensors`, import.meta.url).href, bundled: true };
       message.cache = false;
     }
 

@@ -48,6 +48,7 @@ test("(h) npm pack holds the wasm, the JS glue, the worker, the worklet, the typ
     "wasm/sermo_wasm.js",
     "wasm/sermo_wasm_bg.wasm",
     "wasm/default.safetensors",
+    "wasm/paper.safetensors",
   ]) {
     assert.ok(files.includes(f), `${f} is in the tarball (${files.join(", ")})`);
   }

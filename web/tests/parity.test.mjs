@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { FIXTURES, SLOW, WEB, apiClassify, classifyFile, launch, openDemo, tmpDir } from "./lib/browser.mjs";
-import { NATIVE_MODEL, assertSameModel, nativePredict, sermo } from "./lib/native.mjs";
+import { NATIVE_MODEL, SHIPPED_MODELS, assertSameModel, nativePredict, sermo } from "./lib/native.mjs";
 import { serve } from "./lib/server.mjs";
 import { toneAndNoise, writeWav } from "./lib/wav.mjs";
 
@@ -84,6 +84,28 @@ test("(c) package API on the CPU: logits equal native within 1e-3", { timeout: S
     assert.ok(diff <= TOLERANCE * scale, `${clip}: logits differ by ${diff}`);
     assert.deepEqual(web.probabilitiesArray.map((p, i) => [web.probabilities[labels[i]], p]).filter(([a, b]) => a !== b), []);
   }
+  await context.close();
+});
+
+test("(c) each bundled model by name: package logits equal `sermo predict --model NAME`", { timeout: SLOW }, async (t) => {
+  const context = await browser.newContext();
+  const infos = {};
+  for (const name of SHIPPED_MODELS) {
+    const cli = nativePredict(clips, name);
+    const { info, results } = await apiClassify(context, server.origin, "cpu", clips.map(urlOf), name);
+    infos[name] = info;
+    for (const clip of clips) {
+      const web = results[urlOf(clip)];
+      const expected = cli.get(clip);
+      const scale = Math.max(1, ...info.labels.map((l) => Math.abs(expected.logits[l])));
+      const diff = Math.max(...web.logits.map((v, i) => Math.abs(v - expected.logits[info.labels[i]])));
+      t.diagnostic(`${name} ${path.basename(clip)}: max |logit_web - logit_native| = ${diff.toExponential(2)}`);
+      assert.ok(diff <= TOLERANCE * scale, `${name} ${clip}: logits differ by ${diff}`);
+    }
+  }
+  // Two different models, each trained (the names reach different files).
+  assert.notDeepEqual(infos.default.modelInfo.provenance, infos.paper.modelInfo.provenance);
+  for (const name of SHIPPED_MODELS) assert.equal(infos[name].modelInfo.provenance.trained, true, name);
   await context.close();
 });
 

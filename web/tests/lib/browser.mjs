@@ -156,6 +156,7 @@ export async function apiClassify(context, origin, backend, urls, model = undefi
         adapter: classifier.adapter,
         fallbackReason: classifier.fallbackReason,
         labels: classifier.labels,
+        modelInfo: classifier.modelInfo,
         loadMs,
       };
       classifier.dispose();

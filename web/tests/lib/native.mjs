@@ -5,17 +5,22 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT, WEB } from "./browser.mjs";
 
+/** The shipped models, by the name the CLI (`--model NAME`) and the package take. */
+export const SHIPPED_MODELS = ["default", "paper"];
 export const NATIVE_MODEL = path.join(ROOT, "models/default.safetensors");
-export const PACKAGED_MODEL = path.join(WEB, "package/wasm/default.safetensors");
 
 const sha = (file) => createHash("sha256").update(readFileSync(file)).digest("hex");
 
-/** Fails when the package carries another model than models/default.safetensors (rebuild). */
+/** Fails when the package carries other models than models/*.safetensors (rebuild). */
 export function assertSameModel() {
-  if (sha(NATIVE_MODEL) !== sha(PACKAGED_MODEL)) {
-    throw new Error(
-      `${PACKAGED_MODEL} differs from ${NATIVE_MODEL}: the model changed since the package was built; run \`bash web/build.sh\``,
-    );
+  for (const name of SHIPPED_MODELS) {
+    const native = path.join(ROOT, `models/${name}.safetensors`);
+    const packaged = path.join(WEB, `package/wasm/${name}.safetensors`);
+    if (sha(native) !== sha(packaged)) {
+      throw new Error(
+        `${packaged} differs from ${native}: the model changed since the package was built; run \`bash web/build.sh\``,
+      );
+    }
   }
 }
 
