@@ -69,6 +69,18 @@ test("an unknown ?backend= value warns and uses auto", { timeout: SLOW }, async 
   await context.close();
 });
 
+test("?model=paper loads the faithful model; an unknown ?model= warns and uses the default", { timeout: SLOW }, async () => {
+  const context = await browser.newContext();
+  const { page } = await openDemo(context, server.origin, "?backend=cpu&model=paper");
+  assert.match(await page.textContent("#model-info"), /^paper-seed0 /);
+  const other = await openDemo(context, server.origin, "?backend=cpu&model=robust");
+  assert.equal(await other.page.getAttribute("body", "data-state"), "ready");
+  assert.match(await other.page.textContent("#message"), /Unknown model "robust"/);
+  assert.match(await other.page.textContent("#model-info"), /^robust-actor-f0-seed0 /);
+  assert.ok(server.requests.some((r) => r.url === "/package/wasm/paper.safetensors"), "paper.safetensors was requested");
+  await context.close();
+});
+
 test("load(url) fetches a model once and keeps it in the Cache API; load(bytes) works too", { timeout: SLOW }, async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
