@@ -143,10 +143,10 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
     let split = protocol.split(&index, 0, args.seed)?;
     let clips: Vec<usize> = args.split.of(&split).iter().map(|e| e.clip).collect();
     eprintln!(
-        "{protocol}, seed {}: {} clean {:?} clips, {} shifts",
+        "{protocol}, seed {}: {} clean {} clips, {} shifts",
         args.seed,
         clips.len(),
-        args.split,
+        args.split.as_str(),
         shifts.len()
     );
     let audio: Vec<Audio> = clips
@@ -198,7 +198,7 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
         model_name: artifact.meta.provenance.name.clone(),
         protocol,
         seed: args.seed,
-        split: format!("{:?}", args.split).to_lowercase(),
+        split: args.split.as_str().to_string(),
         shift_seed: args.shift_seed,
         clips: clips.len(),
         actors: match args.split {

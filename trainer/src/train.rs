@@ -118,6 +118,14 @@ pub enum SplitName {
 }
 
 impl SplitName {
+    /// `valid` or `test`, as on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SplitName::Valid => "valid",
+            SplitName::Test => "test",
+        }
+    }
+
     /// The examples of this split.
     pub fn of(self, split: &Split) -> &[Example] {
         match self {
@@ -853,7 +861,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "model": args.model.display().to_string(),
                 "protocol": protocol.to_string(),
-                "split": format!("{:?}", args.split).to_lowercase(),
+                "split": args.split.as_str(),
                 "seed": args.seed,
                 "loss": loss,
                 "scores": scores,
@@ -861,10 +869,10 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         );
     } else {
         println!(
-            "{} on {} {:?} ({} examples): accuracy {:.2} %, macro F1 {:.3}, loss {:.4}",
+            "{} on {} {} ({} examples): accuracy {:.2} %, macro F1 {:.3}, loss {:.4}",
             args.model.display(),
             protocol,
-            args.split,
+            args.split.as_str(),
             scores.examples,
             100.0 * scores.accuracy,
             scores.macro_f1,
