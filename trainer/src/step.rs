@@ -22,7 +22,6 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Int, Tensor};
 use sermo_data::{MapBatcher, MapItem};
 use sermo_model::SermoNet;
-use sermo_model::train::TrainStep as _;
 
 /// What one step gives back to the training loop.
 pub struct StepOutcome {
@@ -35,7 +34,7 @@ pub struct StepOutcome {
 }
 
 /// Forward and backward passes for `items` (one batch) over `devices` (autodiff devices; the
-/// model lives on the first).
+/// model lives on the first), with the targets smoothed by `smoothing` when given.
 ///
 /// # Errors
 /// When `devices` is empty or a value cannot be read back from a device.
@@ -44,17 +43,19 @@ pub fn gradients(
     items: Vec<MapItem>,
     batcher: &MapBatcher,
     devices: &[Device],
+    smoothing: Option<f32>,
 ) -> Result<StepOutcome> {
     let main = devices
         .first()
         .ok_or_else(|| anyhow!("no training device"))?;
     if devices.len() == 1 || items.len() < 2 {
         // The plain step: exactly the operations of an unsharded run.
-        let output = model.step(batcher.batch(items, main));
-        let hits = hits(output.item.output.clone(), output.item.targets.clone());
+        let output = model.forward_smoothed(batcher.batch(items, main), smoothing);
+        let grads = GradientsParams::from_grads(output.loss.backward(), model);
+        let hits = hits(output.output, output.targets);
         return Ok(StepOutcome {
-            grads: output.grads,
-            loss: scalar(output.item.loss)?,
+            grads,
+            loss: scalar(output.loss)?,
             correct: count(hits)?,
         });
     }
@@ -75,7 +76,7 @@ pub fn gradients(
         } else {
             model.clone().fork(device)
         };
-        let output = replica.forward_classification(batcher.batch(shard, device));
+        let output = replica.forward_smoothed(batcher.batch(shard, device), smoothing);
         let weighted_loss = output.loss * (size as f64 / n as f64);
         let grads = GradientsParams::from_grads(weighted_loss.backward(), &replica)
             .to_device(&grads_device, model);

@@ -212,6 +212,46 @@ pub struct TrainArgs {
     /// fixed copies stay in validation and test where the protocol has them. Needs --data.
     #[arg(long, value_name = "K")]
     pub fresh: Option<usize>,
+    /// Learning rate over the run: `constant` (the paper) or `cosine` (from --lr at the first
+    /// epoch down towards 0 at the last of --epochs; resuming with other --epochs reshapes it).
+    #[arg(long, value_enum, default_value = "constant")]
+    pub lr_schedule: LrSchedule,
+    /// Label smoothing: the training targets put 1 − ε on the true emotion and ε / 8 on each
+    /// (0: one-hot, the paper). Validation and test losses stay plain cross-entropy.
+    #[arg(long, default_value_t = 0.0, value_name = "ε")]
+    pub label_smoothing: f32,
+}
+
+/// How the learning rate moves over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// The same rate every epoch (the paper).
+    #[default]
+    Constant,
+    /// Half a cosine from the rate at epoch 1 towards 0 after the last epoch.
+    Cosine,
+}
+
+impl LrSchedule {
+    fn is_constant(&self) -> bool {
+        *self == LrSchedule::Constant
+    }
+
+    /// The rate for `epoch` (1-based) of `epochs`, from the base rate `lr`.
+    pub fn at(self, lr: f64, epoch: usize, epochs: usize) -> f64 {
+        match self {
+            LrSchedule::Constant => lr,
+            LrSchedule::Cosine => {
+                let progress = (epoch.saturating_sub(1)) as f64 / epochs.max(1) as f64;
+                0.5 * lr * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos())
+            }
+        }
+    }
+}
+
+fn is_zero(x: &f32) -> bool {
+    *x == 0.0
 }
 
 /// Everything that defines a run; saved as `config.json` in the run directory.
@@ -236,6 +276,12 @@ pub struct TrainConfig {
     /// Augmentation drawn afresh every epoch (`--fresh`); none in the paper's recipe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fresh: Option<FreshAugment>,
+    /// Learning-rate schedule (`--lr-schedule`); constant in the paper's recipe.
+    #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
+    pub lr_schedule: LrSchedule,
+    /// Label smoothing ε (`--label-smoothing`); 0 in the paper's recipe.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub label_smoothing: f32,
 }
 
 /// One epoch's figures.
@@ -533,6 +579,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 copies,
                 policy: AugmentPolicy::default(),
             }),
+            lr_schedule: args.lr_schedule,
+            label_smoothing: args.label_smoothing,
         }
     };
     if let Some(epochs) = args.epochs {
@@ -540,6 +588,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     if config.batch_size == 0 {
         bail!("--batch-size must be at least 1");
+    }
+    if !(0.0..1.0).contains(&config.label_smoothing) {
+        bail!(
+            "--label-smoothing must be in [0, 1), got {}",
+            config.label_smoothing
+        );
     }
     write_json(&config_path, &config)?;
 
@@ -676,6 +730,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         meta
     };
 
+    let smoothing = (config.label_smoothing > 0.0).then_some(config.label_smoothing);
     for epoch in state.epochs_done + 1..=config.epochs {
         let started = Instant::now();
         let seed = epoch_seed(config.seed, epoch);
@@ -695,6 +750,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             items.shuffle(&mut shuffle);
         }
         let steps = items.len().div_ceil(config.batch_size);
+        let lr = config.lr_schedule.at(config.lr, epoch, config.epochs);
         let bar = ProgressBar::new(steps as u64).with_style(
             ProgressStyle::with_template(&format!(
                 "epoch {epoch}/{} {{bar:30}} {{pos}}/{{len}} {{msg}} {{elapsed}}<{{eta}}",
@@ -708,7 +764,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         for step in 0..steps {
             let batch: Vec<MapItem> = items.by_ref().take(config.batch_size).collect();
             let n = batch.len();
-            let outcome = step::gradients(&model, batch, &batcher, &ad_devices)?;
+            let outcome = step::gradients(&model, batch, &batcher, &ad_devices, smoothing)?;
             if !outcome.loss.is_finite() {
                 bail!(
                     "training diverged at epoch {epoch}, step {step}: loss is {}",
@@ -718,7 +774,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             loss_sum += f64::from(outcome.loss) * n as f64;
             correct += outcome.correct;
             seen += n;
-            model = optim.step(config.lr, model, outcome.grads);
+            model = optim.step(lr, model, outcome.grads);
             bar.inc(1);
             bar.set_message(format!("loss {:.3}", loss_sum / seen as f64));
         }
@@ -884,4 +940,23 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LrSchedule;
+
+    #[test]
+    fn cosine_schedule_falls_from_the_base_rate_towards_zero() {
+        let (lr, epochs) = (0.01, 100);
+        assert_eq!(LrSchedule::Constant.at(lr, 77, epochs), lr);
+        let rates: Vec<f64> = (1..=epochs)
+            .map(|e| LrSchedule::Cosine.at(lr, e, epochs))
+            .collect();
+        assert!((rates[0] - lr).abs() < 1e-15);
+        assert!((rates[50] - lr / 2.0).abs() < 1e-12, "{}", rates[50]);
+        assert!(rates.windows(2).all(|w| w[1] < w[0]));
+        let last = rates[epochs - 1];
+        assert!(last > 0.0 && last < lr * 1e-3, "{last}");
+    }
 }

@@ -207,12 +207,22 @@ fn trains_evaluates_predicts_and_resumes() {
                 "--align",
                 "speech",
                 "--cmvn",
+                "--lr-schedule",
+                "cosine",
+                "--label-smoothing",
+                "0.1",
             ],
         )
         .output()
         .unwrap());
     let robust = report(&fx.root.join("robust"));
     assert_eq!(robust["config"]["fresh"]["copies"], 1);
+    assert_eq!(robust["config"]["lr_schedule"], "cosine");
+    assert!((robust["config"]["label_smoothing"].as_f64().unwrap() - 0.1).abs() < 1e-6);
+    // The paper's recipe records neither.
+    let plain = report(&fx.root.join("run"));
+    assert!(plain["config"].get("lr_schedule").is_none());
+    assert!(plain["config"].get("label_smoothing").is_none());
     assert_eq!(robust["config"]["features"]["align"], "speech");
     assert_eq!(robust["config"]["features"]["cmvn"], true);
     let out = ok(sermo()
@@ -358,4 +368,14 @@ fn bad_inputs_give_clear_errors() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"));
+
+    let out = sermo()
+        .args(["train", "--label-smoothing", "1.5", "--data"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(dir.path().join("r2"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--label-smoothing must be in [0, 1)"));
 }
