@@ -76,7 +76,9 @@ test("?model=paper loads the faithful model; an unknown ?model= warns and uses t
   const other = await openDemo(context, server.origin, "?backend=cpu&model=robust");
   assert.equal(await other.page.getAttribute("body", "data-state"), "ready");
   assert.match(await other.page.textContent("#message"), /Unknown model "robust"/);
-  assert.match(await other.page.textContent("#model-info"), /^robust-actor-f0-seed0 /);
+  const fallback = await openDemo(context, server.origin, "?backend=cpu");
+  assert.equal(await other.page.textContent("#model-info"), await fallback.page.textContent("#model-info"));
+  assert.doesNotMatch(await other.page.textContent("#model-info"), /^paper-seed0 /);
   assert.ok(server.requests.some((r) => r.url === "/package/wasm/paper.safetensors"), "paper.safetensors was requested");
   await context.close();
 });
