@@ -707,9 +707,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 
     let labels = labels();
     let best_path = out.join("best.safetensors");
+    // The run is named after its directory, which is what tells runs of one protocol and seed
+    // apart (robustness charts and `sermo info` show it); `<protocol>-seed<seed>` if it has none.
+    let run_name = out
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_owned))
+        .unwrap_or_else(|| format!("{}-seed{}", config.protocol.slug(), config.seed));
     let meta_for = |state: &TrainState| {
         let mut meta = ArtifactMeta::paper(Provenance {
-            name: format!("{}-seed{}", config.protocol.slug(), config.seed),
+            name: run_name.clone(),
             trained: true,
             data: "RAVDESS speech (Livingstone & Russo 2018), CC BY-NC-SA 4.0".into(),
             protocol: Some(config.protocol.to_string()),

@@ -128,6 +128,10 @@ fn trains_evaluates_predicts_and_resumes() {
         .unwrap());
     let info: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["provenance"]["trained"], true);
+    assert_eq!(
+        info["provenance"]["name"], "run",
+        "named after its run directory"
+    );
     let accs = info["provenance"]["accuracies"].as_array().unwrap();
     assert!(
         accs.iter()

@@ -53,7 +53,7 @@ pub const EMOTIONS: [&str; 8] = [
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Provenance {
-    /// Human-readable name ("paper-seed0", "untrained placeholder", …).
+    /// Human-readable name: a trained run's directory (`paper-seed0`), `untrained placeholder`, …
     pub name: String,
     /// `true` once the weights were trained (or imported from trained weights).
     pub trained: bool,
