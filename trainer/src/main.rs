@@ -44,6 +44,8 @@ enum Command {
     Init(import::InitArgs),
     /// Rewrite a model artifact with f16 weights (half the size) or back to f32.
     Convert(import::ConvertArgs),
+    /// Average the weights of several artifacts of one run (e.g. its last epochs) into one.
+    Average(import::AverageArgs),
     /// Show what a model artifact holds (the default model when none is given).
     Info(info::InfoArgs),
     /// Write a small synthetic RAVDESS-shaped dataset (for trying the pipeline without RAVDESS).
@@ -98,6 +100,7 @@ fn main() -> std::process::ExitCode {
         Command::Import(a) => import::run_import(a),
         Command::Init(a) => import::run_init(a),
         Command::Convert(a) => import::run_convert(a),
+        Command::Average(a) => import::run_average(a),
         Command::Info(a) => info::run(a),
         Command::Cache(c) => cache::run(c),
         Command::Synth(a) => synth(a),

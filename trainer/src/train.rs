@@ -442,6 +442,12 @@ pub fn evaluate(
     Ok((loss_sum / dataset.len().max(1) as f64, targets, predicted))
 }
 
+/// The artifact of one epoch's weights: `epochs/epoch-0042.safetensors`.
+fn epoch_artifact(out: &Path, epoch: usize) -> PathBuf {
+    out.join("epochs")
+        .join(format!("epoch-{epoch:04}.safetensors"))
+}
+
 fn checkpoint_dir(out: &Path, epoch: usize) -> PathBuf {
     out.join("checkpoints").join(format!("epoch-{epoch:04}"))
 }
@@ -714,20 +720,21 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         .ok()
         .and_then(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_owned))
         .unwrap_or_else(|| format!("{}-seed{}", config.protocol.slug(), config.seed));
-    let meta_for = |state: &TrainState| {
+    // The metadata of the weights after `epoch`, with their validation accuracy.
+    let meta_for = |epoch: usize, valid_accuracy: f64| {
         let mut meta = ArtifactMeta::paper(Provenance {
             name: run_name.clone(),
             trained: true,
             data: "RAVDESS speech (Livingstone & Russo 2018), CC BY-NC-SA 4.0".into(),
             protocol: Some(config.protocol.to_string()),
             seed: Some(config.seed),
-            epochs: Some(state.epochs_done),
-            best_epoch: Some(state.best_epoch),
+            epochs: Some(epoch),
+            best_epoch: Some(epoch),
             command: Some(command_line()),
             accuracies: vec![Accuracy {
                 protocol: config.protocol.to_string(),
                 split: "valid".into(),
-                accuracy: state.best_valid_accuracy,
+                accuracy: valid_accuracy,
                 examples: split.valid.len(),
             }],
             notes: None,
@@ -800,11 +807,24 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             seconds: started.elapsed().as_secs_f64(),
         };
         state.epochs_done = epoch;
+        // Every epoch's weights are kept (about 1 MB each), for `sermo average` over the end of
+        // a run and for scoring any epoch later; the best on validation is also best.safetensors.
+        let artifact = Artifact::from_model(
+            &eval_model,
+            meta_for(epoch, valid_accuracy),
+            (*scaler).clone(),
+        )?;
+        let bytes = artifact.to_bytes()?;
+        let epoch_path = epoch_artifact(out, epoch);
+        std::fs::create_dir_all(out.join("epochs"))
+            .with_context(|| format!("creating {}", out.join("epochs").display()))?;
+        write_atomic(&epoch_path, &bytes)
+            .with_context(|| format!("writing {}", epoch_path.display()))?;
         if valid_accuracy > state.best_valid_accuracy || state.best_epoch == 0 {
             state.best_epoch = epoch;
             state.best_valid_accuracy = valid_accuracy;
-            let artifact = Artifact::from_model(&eval_model, meta_for(&state), (*scaler).clone())?;
-            write_atomic(&best_path, &artifact.to_bytes()?)?;
+            write_atomic(&best_path, &bytes)
+                .with_context(|| format!("writing {}", best_path.display()))?;
         }
         eprintln!(
             "epoch {epoch:>3}/{}  train loss {:.4} acc {:5.2} %  valid loss {:.4} acc {:5.2} %  best {:5.2} % (epoch {})  {:.1} s",

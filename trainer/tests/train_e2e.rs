@@ -1,5 +1,6 @@
 //! End to end on a synthetic RAVDESS-shaped dataset: train → report → eval → predict, a run
-//! killed with SIGKILL and resumed to the same result, and the error paths users hit.
+//! killed with SIGKILL and resumed to the same result, the mean of a run's last epochs, and the
+//! error paths users hit.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
@@ -314,6 +315,83 @@ fn trains_evaluates_predicts_and_resumes() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("one device"));
+
+    // 10. Every epoch's weights are kept, the best of them as model.safetensors; `average`
+    //     makes one model of the last epochs, which scores as any model and says what it is. A
+    //     model with another feature pipeline cannot join the mean: the error names it.
+    let epoch = |n: usize| run.join(format!("epochs/epoch-{n:04}.safetensors"));
+    for n in 1..=4 {
+        assert!(epoch(n).is_file(), "epoch {n} weights missing");
+    }
+    let best = rep["best_epoch"].as_u64().unwrap() as usize;
+    let best_info: Value = serde_json::from_slice(
+        &ok(sermo()
+            .arg("info")
+            .arg("--json")
+            .arg(epoch(best))
+            .output()
+            .unwrap())
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(best_info["provenance"]["best_epoch"], best);
+    let avg = fx.root.join("avg.safetensors");
+    ok(sermo()
+        .arg("average")
+        .args([epoch(3), epoch(4)])
+        .arg("-o")
+        .arg(&avg)
+        .output()
+        .unwrap());
+    let out = ok(sermo()
+        .arg("info")
+        .arg("--json")
+        .arg(&avg)
+        .output()
+        .unwrap());
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["provenance"]["name"], "run-avg2");
+    assert!(
+        info["provenance"]["notes"]
+            .as_str()
+            .unwrap()
+            .contains("epochs 3, 4")
+    );
+    assert!(
+        info["provenance"]["accuracies"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let out = ok(sermo()
+        .arg("eval")
+        .arg("--model")
+        .arg(&avg)
+        .arg("--data")
+        .arg(fx.root.join("data"))
+        .arg("--cache-root")
+        .arg(fx.root.join("cache"))
+        .args(["--copies", "1", "--seed", "7", "--split", "valid", "--json"])
+        .output()
+        .unwrap());
+    let eval: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let acc = eval["scores"]["accuracy"].as_f64().unwrap();
+    assert!(acc > 0.4, "the averaged model scores {acc} on validation");
+    let robust_model = fx.root.join("robust/model.safetensors");
+    let out = sermo()
+        .arg("average")
+        .args([epoch(4), robust_model.clone()])
+        .arg("-o")
+        .arg(fx.root.join("mixed.safetensors"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&robust_model.display().to_string()) && err.contains("feature"),
+        "{err}"
+    );
+    assert!(!fx.root.join("mixed.safetensors").exists());
 }
 
 #[test]

@@ -266,7 +266,7 @@ impl Artifact {
     }
 
     /// Consistency of the parts with each other.
-    fn check(&self) -> Result<(), ModelError> {
+    pub(crate) fn check(&self) -> Result<(), ModelError> {
         let meta = &self.meta;
         if meta.format != FORMAT {
             return Err(bad(format!(

@@ -7,6 +7,15 @@ pub enum ModelError {
     /// the network it describes. The message says which.
     #[error("invalid model artifact: {0}")]
     Artifact(String),
+    /// Artifacts that cannot be averaged: `index` (0-based, in the order given) differs from
+    /// the first.
+    #[error("model {index} cannot be averaged with the first: {reason}")]
+    Average {
+        /// Which artifact differs.
+        index: usize,
+        /// How it differs.
+        reason: String,
+    },
     /// Inputs of the wrong size.
     #[error("shape mismatch: {0}")]
     Shape(String),

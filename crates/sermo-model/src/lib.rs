@@ -6,12 +6,13 @@
 //! - [`SermoNetConfig`] / [`SermoNet`]: two parallel CNN blocks and a max-pooled Transformer
 //!   encoder over a 40×282 MFCC map, concatenated into one linear layer (8 logits).
 //! - [`Artifact`]: one safetensors file with weights, feature scaler, labels, feature and model
-//!   configs, and provenance.
+//!   configs, and provenance; [`Artifact::average`] averages the weights of one run's epochs.
 //! - [`Classifier`]: audio in, label and probabilities out — the one path every front end uses.
 //! - feature `train`: burn's `TrainStep`/`InferenceStep` for the network.
 //! - feature `pytorch`: [`import_state_dict`] for `torch.save(state_dict)` files.
 
 mod artifact;
+mod average;
 mod classifier;
 mod config;
 pub mod dropout;
