@@ -89,7 +89,18 @@ fn synth(args: &SynthArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Lets a closed stdout end the process as it ends any Unix tool (`sermo info --json | head`).
+/// Rust ignores SIGPIPE, so without this every `println!` after the reader has gone panics.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    default_sigpipe();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Features(a) => features::run(a),

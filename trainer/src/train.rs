@@ -745,6 +745,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
 
     let smoothing = (config.label_smoothing > 0.0).then_some(config.label_smoothing);
+    let epochs_dir = out.join("epochs");
+    std::fs::create_dir_all(&epochs_dir)
+        .with_context(|| format!("creating {}", epochs_dir.display()))?;
     for epoch in state.epochs_done + 1..=config.epochs {
         let started = Instant::now();
         let seed = epoch_seed(config.seed, epoch);
@@ -816,8 +819,6 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         )?;
         let bytes = artifact.to_bytes()?;
         let epoch_path = epoch_artifact(out, epoch);
-        std::fs::create_dir_all(out.join("epochs"))
-            .with_context(|| format!("creating {}", out.join("epochs").display()))?;
         write_atomic(&epoch_path, &bytes)
             .with_context(|| format!("writing {}", epoch_path.display()))?;
         if valid_accuracy > state.best_valid_accuracy || state.best_epoch == 0 {

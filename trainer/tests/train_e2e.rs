@@ -461,3 +461,23 @@ fn bad_inputs_give_clear_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--label-smoothing must be in [0, 1)"));
 }
+
+/// `sermo info --json | head -1`: a reader that stops early ends sermo as it ends any Unix tool
+/// (SIGPIPE), not with a panic. The read end is closed before sermo starts, so its first write
+/// always fails.
+#[cfg(unix)]
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = sermo()
+        .args(["info", "--json", "paper"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    // SIGPIPE is 13 on Linux, macOS and the BSDs.
+    assert_eq!(out.status.signal(), Some(13), "{:?}", out.status);
+}
