@@ -442,10 +442,9 @@ pub fn evaluate(
     Ok((loss_sum / dataset.len().max(1) as f64, targets, predicted))
 }
 
-/// The artifact of one epoch's weights: `epochs/epoch-0042.safetensors`.
-fn epoch_artifact(out: &Path, epoch: usize) -> PathBuf {
-    out.join("epochs")
-        .join(format!("epoch-{epoch:04}.safetensors"))
+/// The artifact of one epoch's weights in the run's `epochs/`: `epoch-0042.safetensors`.
+fn epoch_artifact(epochs_dir: &Path, epoch: usize) -> PathBuf {
+    epochs_dir.join(format!("epoch-{epoch:04}.safetensors"))
 }
 
 fn checkpoint_dir(out: &Path, epoch: usize) -> PathBuf {
@@ -818,7 +817,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             (*scaler).clone(),
         )?;
         let bytes = artifact.to_bytes()?;
-        let epoch_path = epoch_artifact(out, epoch);
+        let epoch_path = epoch_artifact(&epochs_dir, epoch);
         write_atomic(&epoch_path, &bytes)
             .with_context(|| format!("writing {}", epoch_path.display()))?;
         if valid_accuracy > state.best_valid_accuracy || state.best_epoch == 0 {
