@@ -48,8 +48,6 @@ wasm="$target_dir/$TARGET/wasm-release/sermo_wasm.wasm"
 bindgen="$tools/bin/wasm-bindgen"
 if ! "$bindgen" --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
   step "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION into $tools"
-  # --locked first; if a locked dependency is no longer in the index (webpki-roots 1.0.11 of
-  # wasm-bindgen-cli 0.2.130's lock file is not, here), resolve afresh within its semver ranges.
   # Only the crates that read, rewrite and write the module are optimised; the rest of the
   # tool's tree (clap, an HTTP client and TLS for its test runner, ...) is built at opt-level 0.
   # The install then takes 58 % of the time, wasm-bindgen runs as fast on sermo's module, and
@@ -60,6 +58,8 @@ if ! "$bindgen" --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
       wasm-bindgen-externref-xform wasm-bindgen-multi-value-xform; do
     quick+=(--config "profile.release.package.$crate.opt-level=3")
   done
+  # --locked first; if a locked dependency is no longer in the index (webpki-roots 1.0.11 of
+  # wasm-bindgen-cli 0.2.130's lock file is not, here), resolve afresh within its semver ranges.
   (
     unset CARGO_TARGET_DIR
     cargo install "${quick[@]}" wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked \
