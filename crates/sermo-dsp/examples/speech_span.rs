@@ -28,7 +28,7 @@ impl Span {
     }
 }
 
-/// The span of speech in `path`, or `None` when the detector finds none (said on stderr).
+/// The span of speech in `path`, or `None` when the detector finds none.
 fn span(path: &Path) -> Result<Option<Span>, String> {
     let audio = decode_file(path).map_err(|e| e.to_string())?;
     let rate = f64::from(audio.sample_rate);
