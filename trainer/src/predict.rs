@@ -39,10 +39,14 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         println!();
     }
     for path in &args.audio {
+        // Decoding errors name the file themselves; the classifier's do not.
         let result = sermo_dsp::decode_file(path)
             .map_err(anyhow::Error::from)
-            .and_then(|audio| classifier.classify(&audio).map_err(anyhow::Error::from))
-            .with_context(|| path.display().to_string());
+            .and_then(|audio| {
+                classifier
+                    .classify(&audio)
+                    .with_context(|| path.display().to_string())
+            });
         let prediction = match result {
             Ok(p) => p,
             Err(e) => {

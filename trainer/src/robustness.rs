@@ -152,8 +152,7 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
     let audio: Vec<Audio> = clips
         .iter()
         .map(|&c| {
-            let path = &index.clips[c].path;
-            decode_file(path).with_context(|| format!("decoding {}", path.display()))
+            decode_file(&index.clips[c].path).context("decoding the clips to score") // names the file
         })
         .collect::<Result<_>>()?;
     let targets: Vec<usize> = clips.iter().map(|&c| index.clips[c].info.label()).collect();

@@ -15,6 +15,7 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -132,17 +133,29 @@ pub fn default_cache_root() -> PathBuf {
 
 /// Writes `bytes` to `path` atomically (temporary file + rename), so a crash never leaves a
 /// half-written file under the final name.
+///
+/// Each call writes its own temporary file (named for the process and a per-process counter):
+/// two trainings that build the same feature cache at once, as paired runs on one machine do,
+/// would otherwise write into one temporary file, and the second rename finds it gone.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension()
-            .map(|e| e.to_string_lossy())
-            .unwrap_or_default()
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(
+        ".{name}.{}-{}.tmp",
+        std::process::id(),
+        CALLS.fetch_add(1, Ordering::Relaxed)
     ));
-    let mut f = fs::File::create(&tmp).map_err(|e| DataError::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| DataError::io(&tmp, e))?;
-    f.sync_all().map_err(|e| DataError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
+    let written = fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .map_err(|e| DataError::io(&tmp, e))
+        .and_then(|()| fs::rename(&tmp, path).map_err(|e| DataError::io(path, e)));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp); // best effort: the error says what failed
+    }
+    written
 }
 
 fn to_le(values: &[f32]) -> Vec<u8> {

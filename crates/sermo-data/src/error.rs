@@ -4,12 +4,13 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A file or directory could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {reason}")]
     Io {
         /// The file.
         path: String,
-        /// The reason.
-        source: std::io::Error,
+        /// The operating system's reason: in the message, not a `source()`, so that a chain
+        /// printed with `{:#}` does not say it twice.
+        reason: std::io::Error,
     },
     /// The dataset directory is unusable.
     #[error("dataset: {0}")]
@@ -23,10 +24,10 @@ pub enum DataError {
 }
 
 impl DataError {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, reason: std::io::Error) -> Self {
         DataError::Io {
             path: path.display().to_string(),
-            source,
+            reason,
         }
     }
 }

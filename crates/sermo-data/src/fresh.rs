@@ -42,9 +42,9 @@ impl TrainAudio {
         let audio = clips
             .par_iter()
             .map(|&c| {
-                let path = root.join(&index.clips[c].id);
-                decode_file(&path)
-                    .map_err(|e| DataError::Dataset(format!("{}: {e}", path.display())))
+                // The decoder's message names the file.
+                decode_file(root.join(&index.clips[c].id))
+                    .map_err(|e| DataError::Dataset(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {

@@ -154,3 +154,64 @@ fn cache_is_reused_verified_exported_and_imported() {
     let e = FeatureCache::import(&export, &dir.path().join("again")).unwrap_err();
     assert!(e.to_string().contains("hash"), "{e}");
 }
+
+/// Paired training runs on one machine build the same feature cache at once: every writer of
+/// the same file must succeed, leave one whole version and no temporary files behind.
+#[test]
+fn concurrent_atomic_writes_of_one_file_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("features.f32");
+    let versions: Vec<Vec<u8>> = (0..8u8).map(|t| vec![t; 64 * 1024]).collect();
+    std::thread::scope(|s| {
+        for bytes in &versions {
+            let path = &path;
+            s.spawn(move || {
+                for _ in 0..20 {
+                    sermo_data::write_atomic(path, bytes).unwrap();
+                }
+            });
+        }
+    });
+    assert!(versions.contains(&std::fs::read(&path).unwrap()));
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["features.f32"]);
+}
+
+/// Two runs that start at once both get the cache (each computes it; the files agree).
+#[test]
+fn two_builders_of_one_cache_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let spec = SyntheticSpec {
+        actors: 2,
+        seconds: 0.5,
+        ..SyntheticSpec::default()
+    };
+    write_dataset(&data, &spec, false).unwrap();
+    let index = Index::scan(&data).unwrap();
+    let cache_spec = CacheSpec {
+        features: FeatureConfig::default(),
+        augment: AugmentConfig::default(),
+        seed: 1,
+    };
+    let root = dir.path().join("cache");
+    let built: Vec<FeatureCache> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    FeatureCache::load_or_build(&index, &cache_spec, &root, false, &|_, _| {})
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect()
+    });
+    assert_eq!(built[0].manifest, built[1].manifest);
+    let reopened = FeatureCache::open(&root.join(&built[0].manifest.key)).unwrap();
+    assert_eq!(reopened.manifest, built[0].manifest);
+}

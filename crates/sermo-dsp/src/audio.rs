@@ -87,16 +87,16 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<Audio, DspError> {
 /// [`DspError::Io`] as the platform has no file system.)
 pub fn decode_file(path: impl AsRef<Path>) -> Result<Audio, DspError> {
     let path = path.as_ref();
-    let file = std::fs::File::open(path).map_err(|source| DspError::Io {
+    let file = std::fs::File::open(path).map_err(|reason| DspError::Io {
         file: path.to_path_buf(),
-        source,
+        reason,
     })?;
     let name = path.display().to_string();
     let len = file
         .metadata()
-        .map_err(|source| DspError::Io {
+        .map_err(|reason| DspError::Io {
             file: path.to_path_buf(),
-            source,
+            reason,
         })?
         .len();
     if len == 0 {
@@ -111,9 +111,9 @@ pub fn decode_file(path: impl AsRef<Path>) -> Result<Audio, DspError> {
         .take(HEADER_PREFIX as u64)
         .read_to_end(&mut prefix)
         .and_then(|_| file.seek(SeekFrom::Start(0)))
-        .map_err(|source| DspError::Io {
+        .map_err(|reason| DspError::Io {
             file: path.to_path_buf(),
-            source,
+            reason,
         })?;
     check_wav_header(&prefix, &name)?;
     guarded(&name, || decode_source(Box::new(file), &name))

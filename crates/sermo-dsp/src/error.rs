@@ -11,12 +11,13 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum DspError {
     /// The file could not be opened or read.
-    #[error("{}: cannot read: {source}", file.display())]
+    #[error("{}: cannot read: {reason}", file.display())]
     Io {
         /// The path that failed.
         file: PathBuf,
-        /// The operating system's reason.
-        source: std::io::Error,
+        /// The operating system's reason: in the message, not a `source()`, so that a chain
+        /// printed with `{:#}` does not say it twice.
+        reason: std::io::Error,
     },
     /// The input holds no bytes, or no audio frames.
     #[error("{file}: empty: {reason}")]
