@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use sermo_data::synthetic::{SyntheticSpec, write_dataset};
 use sermo_data::{CacheSpec, Example, FeatureCache, Index, Protocol};
@@ -18,6 +19,32 @@ fn index_of_24_actors() -> (tempfile::TempDir, Index) {
     write_dataset(dir.path(), &spec, true).unwrap();
     let index = Index::scan(dir.path()).unwrap();
     (dir, index)
+}
+
+/// A small dataset of `actors` actors (normal intensity only, `seconds` per clip) under `root`,
+/// and a cache spec with `copies` noisy copies: what the cache tests build from.
+fn small_dataset(
+    root: &Path,
+    actors: u8,
+    seconds: f32,
+    copies: usize,
+    seed: u64,
+) -> (Index, CacheSpec) {
+    let spec = SyntheticSpec {
+        actors,
+        seconds,
+        ..SyntheticSpec::default()
+    };
+    write_dataset(root, &spec, false).unwrap();
+    let cache_spec = CacheSpec {
+        features: FeatureConfig::default(),
+        augment: AugmentConfig {
+            copies,
+            ..AugmentConfig::default()
+        },
+        seed,
+    };
+    (Index::scan(root).unwrap(), cache_spec)
 }
 
 fn clips(xs: &[Example]) -> BTreeSet<usize> {
@@ -87,22 +114,7 @@ fn actor_protocol_never_shares_a_speaker() {
 #[test]
 fn cache_is_reused_verified_exported_and_imported() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let spec = SyntheticSpec {
-        actors: 2,
-        seconds: 1.0,
-        ..SyntheticSpec::default()
-    };
-    write_dataset(&data, &spec, false).unwrap();
-    let index = Index::scan(&data).unwrap();
-    let cache_spec = CacheSpec {
-        features: FeatureConfig::default(),
-        augment: AugmentConfig {
-            copies: 2,
-            ..AugmentConfig::default()
-        },
-        seed: 5,
-    };
+    let (index, cache_spec) = small_dataset(&dir.path().join("data"), 2, 1.0, 2, 5);
     let root = dir.path().join("cache");
     let a = FeatureCache::load_or_build(&index, &cache_spec, &root, false, &|_, _| {}).unwrap();
     assert_eq!(a.len(), index.clips.len());
@@ -184,19 +196,8 @@ fn concurrent_atomic_writes_of_one_file_all_succeed() {
 #[test]
 fn two_builders_of_one_cache_both_succeed() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let spec = SyntheticSpec {
-        actors: 2,
-        seconds: 0.5,
-        ..SyntheticSpec::default()
-    };
-    write_dataset(&data, &spec, false).unwrap();
-    let index = Index::scan(&data).unwrap();
-    let cache_spec = CacheSpec {
-        features: FeatureConfig::default(),
-        augment: AugmentConfig::default(),
-        seed: 1,
-    };
+    let copies = AugmentConfig::default().copies;
+    let (index, cache_spec) = small_dataset(&dir.path().join("data"), 2, 0.5, copies, 1);
     let root = dir.path().join("cache");
     let built: Vec<FeatureCache> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..2)
