@@ -134,8 +134,7 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
     };
     let shifts = selected(&args.shifts)?;
     let artifact = crate::models::load(args.model.as_deref())?;
-    let index =
-        Index::scan(&args.data).with_context(|| format!("scanning {}", args.data.display()))?;
+    let index = Index::scan(&args.data)?; // its errors name the directory or the files
     if index.clips.is_empty() {
         bail!("{}: no RAVDESS speech clips found", args.data.display());
     }

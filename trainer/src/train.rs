@@ -358,7 +358,7 @@ pub fn load_cache(args: &DataArgs, features: &FeatureConfig, seed: u64) -> Resul
     let Some(data) = &args.data else {
         bail!("give --data DIR or --cache DIR");
     };
-    let index = Index::scan(data).with_context(|| format!("scanning {}", data.display()))?;
+    let index = Index::scan(data)?; // its errors name the directory or the files
     for (path, reason) in &index.rejected {
         if args.strict {
             bail!("{}: {reason}", path.display());

@@ -195,10 +195,11 @@ impl Index {
         index.rejected.sort();
         let mut seen = BTreeMap::new();
         for clip in &index.clips {
-            if let Some(other) = seen.insert(clip.info, clip.id.clone()) {
+            if let Some(other) = seen.insert(clip.info, &clip.path) {
                 return Err(DataError::Dataset(format!(
                     "{} and {} are the same RAVDESS clip (same name in two places)",
-                    other, clip.id
+                    other.display(),
+                    clip.path.display()
                 )));
             }
         }
