@@ -18,4 +18,4 @@ pub use dataset::{MapBatcher, MapDataset, MapItem};
 pub use error::DataError;
 pub use fresh::{FreshAugment, TrainAudio};
 pub use index::{Clip, ClipInfo, Index, parse_name};
-pub use protocol::{Example, Protocol, Split};
+pub use protocol::{Example, Protocol, ProtocolKind, ProtocolOptions, Split};

@@ -6,9 +6,13 @@
 //!   noisy copy of a test clip out of training.
 //! - [`Protocol::Actor`]: k-fold by actor — no test speaker is heard in training. Noisy copies in
 //!   training only; validation and test score clean clips.
+//!
+//! [`ProtocolKind`] names them for command lines (`sermo --protocol`), with their help, so that
+//! a protocol is defined here once.
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::str::FromStr;
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -52,6 +56,98 @@ impl fmt::Display for Protocol {
                 ..
             } => write!(f, "actor(test {actors:?})"),
             Protocol::Actor { folds, fold, .. } => write!(f, "actor(fold {fold} of {folds})"),
+        }
+    }
+}
+
+/// The protocols by name, as `sermo --protocol NAME` takes them: the one list of them that the
+/// command line, its help and [`Protocol`]'s JSON (`"name"`) share. A new protocol is a variant
+/// here (with its name and help) and in [`Protocol`]; the CLI needs at most flags for new
+/// parameters in [`ProtocolOptions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProtocolKind {
+    /// `paper`.
+    Paper,
+    /// `actor`.
+    Actor,
+}
+
+impl ProtocolKind {
+    /// Every protocol, in the order the help lists them.
+    pub const ALL: [ProtocolKind; 2] = [ProtocolKind::Paper, ProtocolKind::Actor];
+
+    /// The name on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolKind::Paper => "paper",
+            ProtocolKind::Actor => "actor",
+        }
+    }
+
+    /// One line for the command line's help.
+    pub fn help(self) -> &'static str {
+        match self {
+            ProtocolKind::Paper => {
+                "Stratified 80/10/10 over clips; noisy copies in every split (as published)"
+            }
+            ProtocolKind::Actor => {
+                "k-fold by actor: test speakers never heard in training; evaluation on clean clips"
+            }
+        }
+    }
+
+    /// The protocol of this name with `options` (those it does not take are ignored).
+    pub fn protocol(self, options: &ProtocolOptions) -> Protocol {
+        match self {
+            ProtocolKind::Paper => Protocol::Paper,
+            ProtocolKind::Actor => Protocol::Actor {
+                folds: options.folds,
+                fold: options.fold,
+                test_actors: options.test_actors.clone(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for ProtocolKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ProtocolKind {
+    type Err = DataError;
+
+    fn from_str(s: &str) -> Result<Self, DataError> {
+        ProtocolKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                DataError::Protocol(format!(
+                    "no protocol is called {s:?} (known: {})",
+                    ProtocolKind::ALL.map(ProtocolKind::name).join(", ")
+                ))
+            })
+    }
+}
+
+/// The parameters a protocol may take besides its name (`--fold`, `--folds`, `--test-actors`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolOptions {
+    /// Folds under `actor` (must divide 24). Default: 6 (4 actors each).
+    pub folds: usize,
+    /// Fold tested under `actor` (0-based). Default: 0.
+    pub fold: usize,
+    /// Explicit test actors under `actor`, overriding `fold`. Default: none.
+    pub test_actors: Option<Vec<u8>>,
+}
+
+impl Default for ProtocolOptions {
+    fn default() -> Self {
+        ProtocolOptions {
+            folds: 6,
+            fold: 0,
+            test_actors: None,
         }
     }
 }
@@ -106,6 +202,14 @@ fn clean(clips: &[usize]) -> Vec<Example> {
 }
 
 impl Protocol {
+    /// Which protocol this is.
+    pub fn kind(&self) -> ProtocolKind {
+        match self {
+            Protocol::Paper => ProtocolKind::Paper,
+            Protocol::Actor { .. } => ProtocolKind::Actor,
+        }
+    }
+
     /// The default actor protocol: fold `fold` of 6.
     pub fn actor_fold(fold: usize) -> Self {
         Protocol::Actor {
@@ -243,4 +347,44 @@ fn actor(
         test_actors,
         valid_actors,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A name read back gives the same protocol, and it is the name [`Protocol`]'s JSON carries,
+    /// so `--protocol NAME`, `Display` and config.json cannot drift apart.
+    #[test]
+    fn names_round_trip_and_match_the_json_tag() {
+        for kind in ProtocolKind::ALL {
+            assert_eq!(kind.name().parse::<ProtocolKind>().unwrap(), kind);
+            assert_eq!(kind.to_string(), kind.name());
+            let protocol = kind.protocol(&ProtocolOptions::default());
+            assert_eq!(protocol.kind(), kind);
+            let json = serde_json::to_value(&protocol).unwrap();
+            assert_eq!(json["name"], kind.name());
+        }
+        let err = "speaker".parse::<ProtocolKind>().unwrap_err().to_string();
+        assert!(err.contains("paper, actor"), "{err}");
+    }
+
+    #[test]
+    fn options_reach_the_actor_protocol() {
+        let options = ProtocolOptions {
+            folds: 4,
+            fold: 2,
+            test_actors: Some(vec![1, 2]),
+        };
+        assert_eq!(
+            ProtocolKind::Actor.protocol(&options),
+            Protocol::Actor {
+                folds: 4,
+                fold: 2,
+                test_actors: Some(vec![1, 2]),
+            }
+        );
+        assert_eq!(ProtocolKind::Paper.protocol(&options), Protocol::Paper);
+    }
 }
