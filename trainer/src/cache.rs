@@ -6,7 +6,8 @@ use anyhow::{Context, Result};
 use sermo_data::{EXPORT_PART_BYTES, FeatureCache, default_cache_root};
 use sermo_dsp::FeatureConfig;
 
-use crate::train::{DataArgs, load_cache};
+use crate::args::DataArgs;
+use crate::data::load_cache;
 
 /// `sermo cache`.
 #[derive(clap::Subcommand, Debug, Clone)]

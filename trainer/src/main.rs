@@ -1,19 +1,57 @@
 //! `sermo`: speech emotion recognition after An & Ruan (2021) — features, training,
 //! evaluation, prediction, import and inspection of models.
+//!
+//! One file per command, plus what they share:
+//!
+//! | file | holds |
+//! | --- | --- |
+//! | `main.rs` | the command tree and its dispatch |
+//! | `args.rs` | the arguments commands share (data, protocol, split, feature options), `sermo train`'s, the command line for provenance |
+//! | `config.rs` | a run's config.json, `TrainConfig` (model, optimiser, schedule, seed, data) |
+//! | `schedule.rs` | the learning rate over a run, from burn's schedulers |
+//! | `data.rs` | the feature cache behind `--data`/`--cache`, and the scaler a run fits |
+//! | `training.rs` | `sermo train`: setup, one epoch, validation, the epoch's snapshot, the final test |
+//! | `step.rs` | one training step's gradients, on one device or data parallel |
+//! | `checkpoint.rs` | checkpoints for `--resume` and per-epoch artifact paths |
+//! | `eval.rs` | `sermo eval`, and `evaluate`, the scoring training uses too |
+//! | `report.rs` | report.json and robustness.json, as plots read them |
+//! | `metrics.rs` | accuracy, F1 and the confusion matrix |
+//! | `plots.rs` | PNG curves, confusion matrices and robustness charts |
+//! | `robustness.rs` | `sermo robustness` |
+//! | `features.rs` | `sermo features` |
+//! | `predict.rs` | `sermo predict` |
+//! | `import.rs`, `init.rs`, `convert.rs`, `average.rs` | `sermo import`, `init`, `convert`, `average` |
+//! | `models.rs` | artifacts by name or path, the shipped models, writing artifacts |
+//! | `info.rs` | `sermo info` |
+//! | `cache.rs` | `sermo cache export`/`import` |
+//! | `synth.rs` | `sermo synth` |
+//! | `backend.rs` | the burn device of `--backend` |
+//! | `npy.rs` | NumPy `.npy`/`.npz` reading and writing |
 
+mod args;
+mod average;
 mod backend;
 mod cache;
+mod checkpoint;
+mod config;
+mod convert;
+mod data;
+mod eval;
 mod features;
 mod import;
 mod info;
+mod init;
 mod metrics;
 mod models;
 mod npy;
 mod plots;
 mod predict;
+mod report;
 mod robustness;
+mod schedule;
 mod step;
-mod train;
+mod synth;
+mod training;
 
 use clap::{Parser, Subcommand};
 
@@ -30,9 +68,9 @@ enum Command {
     /// Write the MFCC feature matrix (40×282 by default) of audio files as .npy.
     Features(features::FeaturesArgs),
     /// Train the paper's network on RAVDESS (resumable; writes report, plots and artifact).
-    Train(train::TrainArgs),
+    Train(args::TrainArgs),
     /// Score a model artifact on a protocol's test split.
-    Eval(train::EvalArgs),
+    Eval(eval::EvalArgs),
     /// Classify audio files: label and the 8 probabilities per file.
     Predict(predict::PredictArgs),
     /// Score a model on held-out clips, clean and under each channel shift (gain, band limit,
@@ -41,52 +79,18 @@ enum Command {
     /// Import a PyTorch state_dict of the reference architecture into a model artifact.
     Import(import::ImportArgs),
     /// Write a freshly initialised (untrained) model artifact.
-    Init(import::InitArgs),
+    Init(init::InitArgs),
     /// Rewrite a model artifact with f16 weights (half the size) or back to f32.
-    Convert(import::ConvertArgs),
+    Convert(convert::ConvertArgs),
     /// Average the weights of several artifacts of one run (e.g. its last epochs) into one.
-    Average(import::AverageArgs),
+    Average(average::AverageArgs),
     /// Show what a model artifact holds (the default model when none is given).
     Info(info::InfoArgs),
     /// Write a small synthetic RAVDESS-shaped dataset (for trying the pipeline without RAVDESS).
-    Synth(SynthArgs),
+    Synth(synth::SynthArgs),
     /// Export or import a feature cache (to move prepared data between machines).
     #[command(subcommand)]
     Cache(cache::CacheCommand),
-}
-
-/// `sermo synth`.
-#[derive(clap::Args, Debug)]
-struct SynthArgs {
-    /// Output directory (Actor_XX/ folders are created in it).
-    #[arg(short, long)]
-    output: std::path::PathBuf,
-    /// Number of actors (1–24).
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u8).range(1..=24))]
-    actors: u8,
-    /// Clip length in seconds.
-    #[arg(long, default_value_t = 2.0)]
-    seconds: f32,
-    /// Also write strong-intensity clips (doubles the non-neutral clips).
-    #[arg(long)]
-    strong: bool,
-    /// Seed of the per-clip jitter and noise.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-}
-
-fn synth(args: &SynthArgs) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let spec = sermo_data::synthetic::SyntheticSpec {
-        actors: args.actors,
-        seconds: args.seconds,
-        seed: args.seed,
-        ..Default::default()
-    };
-    let n = sermo_data::synthetic::write_dataset(&args.output, &spec, args.strong)
-        .with_context(|| format!("writing {}", args.output.display()))?;
-    eprintln!("wrote {n} synthetic clips to {}", args.output.display());
-    Ok(())
 }
 
 /// Lets a closed stdout end the process as it ends any Unix tool (`sermo info --json | head`).
@@ -104,17 +108,17 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Features(a) => features::run(a),
-        Command::Train(a) => train::run(a),
-        Command::Eval(a) => train::eval(a),
+        Command::Train(a) => training::run(a),
+        Command::Eval(a) => eval::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Robustness(a) => robustness::run(a),
-        Command::Import(a) => import::run_import(a),
-        Command::Init(a) => import::run_init(a),
-        Command::Convert(a) => import::run_convert(a),
-        Command::Average(a) => import::run_average(a),
+        Command::Import(a) => import::run(a),
+        Command::Init(a) => init::run(a),
+        Command::Convert(a) => convert::run(a),
+        Command::Average(a) => average::run(a),
         Command::Info(a) => info::run(a),
         Command::Cache(c) => cache::run(c),
-        Command::Synth(a) => synth(a),
+        Command::Synth(a) => synth::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,4 +1,4 @@
-//! Model artifacts by name or path, and the models compiled into the binary.
+//! Model artifacts by name or path, the models compiled into the binary, and writing artifacts.
 //!
 //! sermo ships two models (their cards are in `models/MODEL_CARD.md`):
 //! - `default`: the model for real users, trained for speakers, microphones and rooms it never
@@ -8,7 +8,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use sermo_model::Artifact;
+use sermo_data::write_atomic;
+use sermo_model::{Artifact, Precision};
 
 /// The shipped models by name, as `--model NAME` selects them.
 static SHIPPED: &[(&str, &[u8])] = &[
@@ -62,4 +63,19 @@ pub fn shipped(name: &str) -> Result<Artifact> {
         );
     };
     Artifact::from_bytes(bytes).with_context(|| format!("the shipped model {name:?}"))
+}
+
+/// Writes an artifact atomically, with f16 weights if `f16` (else f32), and says so with its
+/// parameter count and `note`.
+pub fn write(path: &Path, artifact: &Artifact, f16: bool, note: &str) -> Result<()> {
+    let precision = if f16 { Precision::F16 } else { Precision::F32 };
+    let bytes = artifact.to_bytes_as(precision)?;
+    write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!(
+        "wrote {} ({} parameters, {precision:?} weights, {} bytes{note})",
+        path.display(),
+        artifact.num_params(),
+        bytes.len()
+    );
+    Ok(())
 }

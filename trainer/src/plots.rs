@@ -7,7 +7,7 @@ use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::train::EpochRecord;
+use crate::report::{EpochRecord, RobustnessReport};
 
 /// DejaVu Sans Mono (Bitstream Vera licence, see assets/DejaVuSansMono.LICENSE).
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSansMono.ttf");
@@ -168,7 +168,7 @@ pub fn confusion_table(labels: &[String], matrix: &[Vec<f64>]) -> String {
 
 /// Accuracy under each robustness condition as horizontal bars, with the clean accuracy and the
 /// "10 points below clean" line drawn across.
-pub fn robustness(path: &Path, report: &crate::robustness::Report) -> Result<()> {
+pub fn robustness(path: &Path, report: &RobustnessReport) -> Result<()> {
     register_font();
     let n = report.conditions.len();
     let height = 90 + 26 * n as u32;

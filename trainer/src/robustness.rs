@@ -12,14 +12,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
-use sermo_data::{Index, Protocol, clip_seed};
+use sermo_data::{Index, clip_seed};
 use sermo_dsp::{Audio, Shift, decode_file};
 use sermo_model::Classifier;
 
+use crate::args::{ProtocolArgs, SplitName, command_line};
 use crate::backend::Backend;
 use crate::metrics::Scores;
-use crate::train::{ProtocolArgs, SplitName};
+use crate::report::{Condition, RobustnessReport};
 
 /// `sermo robustness`.
 #[derive(clap::Args, Debug, Clone)]
@@ -54,50 +54,6 @@ pub struct RobustnessArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
-}
-
-/// The score under one condition.
-#[derive(Debug, Clone, Serialize)]
-pub struct Condition {
-    /// `clean` or the shift's name.
-    pub name: String,
-    /// The shift's parameters (`None` for clean).
-    pub shift: Option<Shift>,
-    /// Fraction correct.
-    pub accuracy: f64,
-    /// Mean per-class F1.
-    pub macro_f1: f64,
-    /// Accuracy minus the clean accuracy, in percentage points.
-    pub delta_points: f64,
-    /// Windows the classifier found no voice in (scored by their most probable class anyway).
-    pub unvoiced: usize,
-}
-
-/// robustness.json.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// The artifact scored (path, or `default`).
-    pub model: String,
-    /// Its provenance name.
-    pub model_name: String,
-    /// Protocol of the test clips.
-    pub protocol: Protocol,
-    /// Split seed.
-    pub seed: u64,
-    /// `valid` or `test`.
-    pub split: String,
-    /// Shift seed.
-    pub shift_seed: u64,
-    /// Clean test clips scored under every condition.
-    pub clips: usize,
-    /// Actors of the split scored (actor protocol).
-    pub actors: Vec<u8>,
-    /// Clean first, then each shift.
-    pub conditions: Vec<Condition>,
-    /// The largest drop below clean, in points, and where.
-    pub worst: (String, f64),
-    /// The command that wrote this.
-    pub command: String,
 }
 
 /// The shifts named on the command line (or all of them).
@@ -188,7 +144,7 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
         .min_by(|a, b| a.delta_points.total_cmp(&b.delta_points))
         .map(|c| (c.name.clone(), c.delta_points))
         .unwrap_or_default();
-    let report = Report {
+    let report = RobustnessReport {
         model: args
             .model
             .as_ref()
@@ -205,7 +161,7 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
         },
         conditions,
         worst,
-        command: crate::train::command_line(),
+        command: command_line(),
     };
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let json = out.join("robustness.json");
