@@ -158,13 +158,13 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
     let ids: Vec<&str> = clips.iter().map(|&c| index.clips[c].id.as_str()).collect();
 
     let device = args.backend.device()?;
-    let mut classifier = Classifier::new(&artifact, &device)?;
+    let classifier = Classifier::new(&artifact, &device)?;
     let mut conditions: Vec<Condition> = Vec::new();
     for shift in std::iter::once(None).chain(shifts.into_iter().map(Some)) {
         let name = shift.map_or_else(|| "clean".to_string(), |s| s.name());
         let started = std::time::Instant::now();
         let (predicted, unvoiced) =
-            score(&mut classifier, &audio, &ids, shift, &name, args.shift_seed)?;
+            score(&classifier, &audio, &ids, shift, &name, args.shift_seed)?;
         let scores = Scores::new(classifier.labels(), &targets, &predicted);
         let clean = conditions.first().map_or(scores.accuracy, |c| c.accuracy);
         eprintln!(
@@ -225,7 +225,7 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
 
 /// Predicted class of every clip under one condition, and how many windows were unvoiced.
 fn score(
-    classifier: &mut Classifier,
+    classifier: &Classifier,
     audio: &[Audio],
     ids: &[&str],
     shift: Option<Shift>,
@@ -236,8 +236,7 @@ fn score(
     let mut predicted = Vec::with_capacity(audio.len());
     let mut unvoiced = 0;
     for (chunk, chunk_ids) in audio.chunks(BATCH).zip(ids.chunks(BATCH)) {
-        let mut maps = Vec::with_capacity(chunk.len());
-        let mut voiced = Vec::with_capacity(chunk.len());
+        let mut features = Vec::with_capacity(chunk.len());
         for (clip, id) in chunk.iter().zip(chunk_ids) {
             let shifted = match shift {
                 None => clip.clone(),
@@ -250,22 +249,14 @@ fn score(
                     Audio::new(samples, clip.sample_rate)
                 }
             };
-            let (map, v) = classifier
-                .features(&shifted)
-                .with_context(|| format!("features of {id} under {name}"))?;
-            maps.push(map);
-            voiced.push(v);
+            features.push(
+                classifier
+                    .features(&shifted)
+                    .with_context(|| format!("features of {id} under {name}"))?,
+            );
         }
-        unvoiced += voiced.iter().filter(|&&v| !v).count();
-        for p in classifier.predict_maps(&maps, &voiced)? {
-            let best = p
-                .probabilities
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(0, |(i, _)| i);
-            predicted.push(best);
-        }
+        unvoiced += features.iter().filter(|f| !f.voiced).count();
+        predicted.extend(classifier.predict(&features)?.iter().map(|p| p.class));
     }
     Ok((predicted, unvoiced))
 }

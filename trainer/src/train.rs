@@ -5,10 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{ModuleOptimizer, SgdConfig};
@@ -24,9 +22,12 @@ use sermo_data::{
     CacheSpec, Example, FeatureCache, FreshAugment, Index, MapBatcher, MapDataset, MapItem,
     Protocol, Split, TrainAudio, default_cache_root, write_atomic,
 };
+use sermo_dsp::Features;
 use sermo_dsp::{Align, AugmentConfig, AugmentPolicy, FeatureConfig};
+use sermo_model::dropout::HostMasks;
 use sermo_model::{
-    Accuracy, Artifact, ArtifactMeta, EMOTIONS, Provenance, Scaler, SermoNet, SermoNetConfig,
+    Accuracy, Artifact, ArtifactMeta, Classifier, EMOTIONS, Provenance, Scaler, SermoNet,
+    SermoNetConfig,
 };
 
 use crate::backend::Backend;
@@ -403,41 +404,35 @@ pub fn load_cache(args: &DataArgs, features: &FeatureConfig, seed: u64) -> Resul
     Ok(cache)
 }
 
-/// Scores a model (in evaluation mode) on examples, in batches of 64.
+/// Scores a classifier on the examples of `dataset` (cached raw maps) through
+/// [`Classifier::predict`], the path `predict` and the browser take: the mean cross-entropy,
+/// the targets and the predicted classes.
 pub fn evaluate(
-    model: &SermoNet,
+    classifier: &Classifier,
     dataset: &MapDataset,
-    batcher: &MapBatcher,
-    device: &Device,
 ) -> Result<(f64, Vec<usize>, Vec<usize>)> {
-    let mut targets = Vec::new();
-    let mut predicted = Vec::new();
+    let mut targets = Vec::with_capacity(dataset.len());
+    let mut predicted = Vec::with_capacity(dataset.len());
     let mut loss_sum = 0f64;
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    for start in (0..dataset.len()).step_by(64) {
-        let items = (start..(start + 64).min(dataset.len()))
+    // Read from the cache a slice at a time: a large split's maps need not all be in memory.
+    for start in (0..dataset.len()).step_by(256) {
+        let items = (start..(start + 256).min(dataset.len()))
             .map(|i| dataset.get(i))
             .collect::<Result<Vec<_>, _>>()?;
-        let n = items.len();
-        targets.extend(items.iter().map(|i| i.label));
-        let batch = batcher.batch(items, device);
-        let logits = model.forward(batch.inputs);
-        let loss = loss_fn.forward(logits.clone(), batch.targets);
-        loss_sum += f64::from(
-            loss.try_into_scalar::<f32>()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
-        ) * n as f64;
-        let best = logits
-            .argmax(1)
-            .try_into_data()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        predicted.extend(
-            best.convert::<i64>()
-                .try_to_vec::<i64>()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?
-                .into_iter()
-                .map(|p| p as usize),
-        );
+        let labels: Vec<usize> = items.iter().map(|i| i.label).collect();
+        // Cached maps keep no voicing; scoring reads the predicted class, given either way.
+        let features: Vec<Features> = items
+            .into_iter()
+            .map(|i| Features {
+                map: i.map,
+                voiced: true,
+            })
+            .collect();
+        for (p, &target) in classifier.predict(&features)?.iter().zip(&labels) {
+            loss_sum += p.loss(target);
+            predicted.push(p.class);
+        }
+        targets.extend(labels);
     }
     Ok((loss_sum / dataset.len().max(1) as f64, targets, predicted))
 }
@@ -684,6 +679,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         cache_key: cache.manifest.key.clone(),
         ..TrainState::default()
     };
+    // Host-drawn dropout masks (CPU runs): one explicit stream, reseeded every epoch.
+    let host_masks = config.host_dropout.then(|| HostMasks::new(config.seed));
+    model = model.with_host_masks(host_masks.clone());
     if args.resume {
         if let Some((epoch, dir)) = latest_checkpoint(out) {
             let (o, s) = load_checkpoint(&dir, &mut model, optim)?;
@@ -753,7 +751,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         for (i, d) in ad_devices.iter().enumerate() {
             d.seed(seed.wrapping_add(i as u64));
         }
-        sermo_model::dropout::host_masks(config.host_dropout.then_some(seed));
+        if let Some(masks) = &host_masks {
+            masks.reseed(seed);
+        }
         let mut shuffle = ChaCha8Rng::seed_from_u64(seed);
         let mut order = train_examples.clone();
         order.shuffle(&mut shuffle);
@@ -797,8 +797,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         bar.finish_and_clear();
 
         let eval_model = model.valid();
-        let (valid_loss, targets, predicted) =
-            evaluate(&eval_model, &valid_set, &batcher, &device)?;
+        let meta = meta_for(epoch, 0.0);
+        let validator =
+            Classifier::from_parts(eval_model.clone(), meta, (*scaler).clone(), &device)?;
+        let (valid_loss, targets, predicted) = evaluate(&validator, &valid_set)?;
         let valid_accuracy = Scores::new(&labels, &targets, &predicted).accuracy;
         let record = EpochRecord {
             epoch,
@@ -846,9 +848,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         std::fs::read(&best_path).with_context(|| format!("reading {}", best_path.display()))?;
     let mut artifact =
         Artifact::from_bytes(&bytes).with_context(|| best_path.display().to_string())?;
-    let best = artifact.build(&device)?;
-    let (_, vt, vp) = evaluate(&best, &valid_set, &batcher, &device)?;
-    let (_, tt, tp) = evaluate(&best, &test_set, &batcher, &device)?;
+    let best = Classifier::new(&artifact, &device)?;
+    let (_, vt, vp) = evaluate(&best, &valid_set)?;
+    let (_, tt, tp) = evaluate(&best, &test_set)?;
     let valid = Scores::new(&labels, &vt, &vp);
     let test = Scores::new(&labels, &tt, &tp);
     artifact.meta.provenance.epochs = Some(state.epochs_done);
@@ -929,14 +931,9 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     let protocol = args.protocol.protocol();
     let split = protocol.split(&cache.index(), cache.copies(), args.seed)?;
     let device = args.backend.device()?;
-    let model = artifact.build(&device)?;
-    let shape = [
-        artifact.meta.features.n_mfcc,
-        artifact.meta.features.n_frames(),
-    ];
-    let batcher = MapBatcher::new(Arc::new(artifact.scaler.clone()), shape);
+    let classifier = Classifier::new(&artifact, &device)?;
     let test_set = MapDataset::new(cache, args.split.of(&split).to_vec());
-    let (loss, t, p) = evaluate(&model, &test_set, &batcher, &device)?;
+    let (loss, t, p) = evaluate(&classifier, &test_set)?;
     let scores = Scores::new(&artifact.meta.labels, &t, &p);
     if args.json {
         println!(

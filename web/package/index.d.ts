@@ -1,3 +1,5 @@
+import type { ClassifyResult } from "./wasm/sermo_wasm.js";
+
 /** Seconds between two live results of `listen`, by default (0.5). */
 export const DEFAULT_HOP_SECONDS: number;
 
@@ -61,28 +63,11 @@ export interface LoadOptions {
   workletUrl?: string | URL;
 }
 
-/** One classification. */
-export interface ClassifyResult {
-  /** The most probable emotion; null when the window holds no voice. */
-  label: string | null;
-  /** Probability per label. */
-  probabilities: Record<string, number>;
-  /** Probabilities in label order (`Classifier.labels`). */
-  probabilitiesArray: number[];
-  /** Raw network outputs in label order. */
-  logits: number[];
-  /** Whether the analysed window holds voice (a 20 ms frame louder than -50 dBFS). */
-  voiced: boolean;
-  /** "webgpu" or "cpu". */
-  backend: "webgpu" | "cpu";
-  /** Milliseconds spent in the worker on features (resample, window, MFCC, scaling) and on the network. */
-  timings: {
-    featuresMs: number;
-    inferenceMs: number;
-    /** Milliseconds of the whole call inside the worker (`classify` only). */
-    workerMs?: number;
-  };
-}
+/**
+ * One classification. Declared once, beside the Rust type that produces it (the wasm module's
+ * own declarations): `{ label, voiced, probabilities, probabilitiesArray, logits, backend, timings }`.
+ */
+export type { ClassifyResult };
 
 /** A live result. */
 export interface LiveResult extends ClassifyResult {
@@ -157,6 +142,8 @@ export class Classifier {
   readonly backend: "webgpu" | "cpu";
   /** Why "auto" did not use WebGPU; null otherwise. */
   readonly fallbackReason: string | null;
+  /** A warning about the model (an older artifact without a recorded SHA-256, whose bytes could not be verified), or null. */
+  readonly warning: string | null;
   /** The WebGPU adapter's description; null on the CPU. */
   readonly adapter: string | null;
   /** Label names in output order. */
