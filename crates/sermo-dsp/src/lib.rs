@@ -2,21 +2,21 @@
 #![warn(missing_docs)]
 
 pub mod audio;
-pub mod awgn;
+pub mod augment;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod mfcc;
 pub mod resample;
-pub mod shift;
 pub mod window;
 
 pub use audio::{Audio, decode, decode_file};
-pub use awgn::{AugmentConfig, add_awgn, noisy_copies};
+pub use augment::{
+    AugmentConfig, AugmentPolicy, NoiseKind, Shift, add_awgn, mask_map, noisy_copies,
+};
 pub use config::{Align, FeatureConfig, PadMode};
 pub use error::DspError;
 pub use extract::{FeatureExtractor, Features, VOICE_FLOOR_DBFS, is_voiced};
 pub use mfcc::Mfcc;
 pub use resample::resample;
-pub use shift::{AugmentPolicy, NoiseKind, Shift, mask_map};
 pub use window::{speech_onset, take_window, window_start};
