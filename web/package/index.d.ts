@@ -1,5 +1,3 @@
-import type { ClassifyResult } from "./wasm/sermo_wasm.js";
-
 /** Seconds between two live results of `listen`, by default (0.5). */
 export const DEFAULT_HOP_SECONDS: number;
 
@@ -63,11 +61,32 @@ export interface LoadOptions {
   workletUrl?: string | URL;
 }
 
-/**
- * One classification. Declared once, beside the Rust type that produces it (the wasm module's
- * own declarations): `{ label, voiced, probabilities, probabilitiesArray, logits, backend, timings }`.
- */
-export type { ClassifyResult };
+// ClassifyResult is declared by the wasm crate (crates/sermo-wasm/src/lib.rs, CLASSIFY_RESULT_TS,
+// checked there against the Rust type) and copied here word for word, so that TypeScript users
+// need not read the generated wasm declarations (they need lib "esnext"); web/tests/package.test.mjs
+// fails when the two differ.
+/** One classification, as `Classifier.classify` resolves it (`sermo predict --json` gives the same fields but `backend` and `timings`). */
+export interface ClassifyResult {
+  /** The most probable emotion; null when the window holds no voice. */
+  label: string | null;
+  /** Whether the analysed window holds voice (a 20 ms frame louder than -50 dBFS). */
+  voiced: boolean;
+  /** Probability per label. */
+  probabilities: Record<string, number>;
+  /** Probabilities in label order (`Classifier.labels`). */
+  probabilitiesArray: number[];
+  /** Raw network outputs in label order. */
+  logits: number[];
+  /** "webgpu" or "cpu". */
+  backend: "webgpu" | "cpu";
+  /** Milliseconds spent in the worker on features (resample, window, MFCC) and on the network (scaling included). */
+  timings: {
+    featuresMs: number;
+    inferenceMs: number;
+    /** Milliseconds of the whole call inside the worker (`classify` only; added by the package's worker). */
+    workerMs?: number;
+  };
+}
 
 /** A live result. */
 export interface LiveResult extends ClassifyResult {

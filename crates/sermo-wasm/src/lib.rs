@@ -52,8 +52,9 @@ pub fn start() {
 }
 
 /// The one TypeScript declaration of a classification: wasm-bindgen writes it into the
-/// module's `.d.ts`, and the npm package's `index.d.ts` re-exports it. A test below checks it
-/// against what [`ClassifyResult`] serialises.
+/// module's `.d.ts`; the npm package's `index.d.ts` carries a word-for-word copy (so users need
+/// not read the generated declarations), which web/tests/package.test.mjs compares with the
+/// generated one. A test below checks it against what [`ClassifyResult`] serialises.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 const CLASSIFY_RESULT_TS: &str = r#"
 /** One classification, as `Classifier.classify` resolves it (`sermo predict --json` gives the same fields but `backend` and `timings`). */
