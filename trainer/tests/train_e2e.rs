@@ -468,6 +468,30 @@ fn bad_inputs_give_clear_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("junk.wav"));
 
+    // A model whose weights changed after it was written: an error naming the file, never a
+    // prediction from damaged weights.
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/default.safetensors");
+    let mut bytes = std::fs::read(shipped).unwrap();
+    let last = bytes.len() - 100;
+    bytes[last] ^= 0x40;
+    let damaged = dir.path().join("damaged.safetensors");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let clip = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/audio/speech-48000hz-pcm16-mono.wav");
+    let out = sermo()
+        .arg("predict")
+        .arg("--model")
+        .arg(&damaged)
+        .arg(&clip)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("damaged.safetensors") && err.contains("damaged or was altered"),
+        "{err}"
+    );
+
     let out = sermo()
         .args(["train", "--data"])
         .arg(dir.path().join("nowhere"))
