@@ -1,4 +1,4 @@
-//! Arbitrary bytes → `sermo_dsp::decode` → `sermo_dsp::features`.
+//! Arbitrary bytes → `sermo_dsp::decode` → `sermo_dsp::FeatureExtractor::extract`.
 //!
 //! The contract under test: whatever the bytes, decoding returns `Ok` or an error naming the
 //! file, and features of anything that decoded are a finite 40 × 282 matrix. A panic that
@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sermo_dsp::{FeatureConfig, decode, features};
+use sermo_dsp::{FeatureConfig, FeatureExtractor, decode};
 
 fuzz_target!(
     init: {
@@ -21,7 +21,8 @@ fuzz_target!(
         match decode(data, name) {
             Ok(audio) => {
                 let cfg = FeatureConfig::default();
-                if let Ok(m) = features(&audio, &cfg) {
+                let extracted = FeatureExtractor::new(&cfg).and_then(|mut x| x.extract(&audio));
+                if let Ok(m) = extracted.map(|f| f.map) {
                     assert_eq!(m.len(), cfg.n_mfcc * cfg.n_frames());
                     assert!(m.iter().all(|v| v.is_finite()), "non-finite feature");
                 }

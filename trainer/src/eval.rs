@@ -1,16 +1,14 @@
-//! `sermo eval`, and the scoring of a model on examples that training's validation and test use
-//! too.
+//! `sermo eval`, and the scoring of a model on cached examples that training's validation and
+//! test use too.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
-use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::tensor::Device;
-use sermo_data::{MapBatcher, MapDataset};
-use sermo_model::SermoNet;
+use sermo_data::MapDataset;
+use sermo_dsp::Features;
+use sermo_model::Classifier;
 
 use crate::args::{DataArgs, ProtocolArgs, SplitName};
 use crate::backend::Backend;
@@ -48,14 +46,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let protocol = args.protocol.protocol();
     let split = protocol.split(&cache.index(), cache.copies(), args.seed)?;
     let device = args.backend.device()?;
-    let model = artifact.build(&device)?;
-    let shape = [
-        artifact.meta.features.n_mfcc,
-        artifact.meta.features.n_frames(),
-    ];
-    let batcher = MapBatcher::new(Arc::new(artifact.scaler.clone()), shape);
+    let classifier = Classifier::new(&artifact, &device)?;
     let test_set = MapDataset::new(cache, args.split.of(&split).to_vec());
-    let (loss, t, p) = evaluate(&model, &test_set, &batcher, &device)?;
+    let (loss, t, p) = evaluate(&classifier, &test_set)?;
     let scores = Scores::new(&artifact.meta.labels, &t, &p);
     if args.json {
         println!(
@@ -88,42 +81,35 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// Scores a model (in evaluation mode) on examples, in batches of 64: the mean cross-entropy,
-/// the true classes and the predicted ones, in the dataset's order.
+/// Scores a classifier on the examples of `dataset` (cached raw maps) through
+/// [`Classifier::predict`], the path `predict` and the browser take: the mean cross-entropy,
+/// the targets and the predicted classes.
 pub fn evaluate(
-    model: &SermoNet,
+    classifier: &Classifier,
     dataset: &MapDataset,
-    batcher: &MapBatcher,
-    device: &Device,
 ) -> Result<(f64, Vec<usize>, Vec<usize>)> {
-    let mut targets = Vec::new();
-    let mut predicted = Vec::new();
+    let mut targets = Vec::with_capacity(dataset.len());
+    let mut predicted = Vec::with_capacity(dataset.len());
     let mut loss_sum = 0f64;
-    let loss_fn = CrossEntropyLossConfig::new().init(device);
-    for start in (0..dataset.len()).step_by(64) {
-        let items = (start..(start + 64).min(dataset.len()))
+    // Read from the cache a slice at a time: a large split's maps need not all be in memory.
+    for start in (0..dataset.len()).step_by(256) {
+        let items = (start..(start + 256).min(dataset.len()))
             .map(|i| dataset.get(i))
             .collect::<Result<Vec<_>, _>>()?;
-        let n = items.len();
-        targets.extend(items.iter().map(|i| i.label));
-        let batch = batcher.batch(items, device);
-        let logits = model.forward(batch.inputs);
-        let loss = loss_fn.forward(logits.clone(), batch.targets);
-        loss_sum += f64::from(
-            loss.try_into_scalar::<f32>()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
-        ) * n as f64;
-        let best = logits
-            .argmax(1)
-            .try_into_data()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        predicted.extend(
-            best.convert::<i64>()
-                .try_to_vec::<i64>()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?
-                .into_iter()
-                .map(|p| p as usize),
-        );
+        let labels: Vec<usize> = items.iter().map(|i| i.label).collect();
+        // Cached maps keep no voicing; scoring reads the predicted class, given either way.
+        let features: Vec<Features> = items
+            .into_iter()
+            .map(|i| Features {
+                map: i.map,
+                voiced: true,
+            })
+            .collect();
+        for (p, &target) in classifier.predict(&features)?.iter().zip(&labels) {
+            loss_sum += p.loss(target);
+            predicted.push(p.class);
+        }
+        targets.extend(labels);
     }
     Ok((loss_sum / dataset.len().max(1) as f64, targets, predicted))
 }

@@ -6,7 +6,7 @@
 //! sermo features clip.wav -o c.npy --pad-mode constant --no-window
 //! ```
 //!
-//! The arrays are exactly what the model sees before scaling (`sermo_dsp::features`), so they
+//! The arrays are exactly what the model sees before scaling (`sermo_dsp::FeatureExtractor`), so they
 //! can be compared with `librosa.feature.mfcc` or fed to other tools. Every `FeatureConfig`
 //! field has a flag; a flag left out keeps the paper's value.
 
@@ -18,7 +18,7 @@ use clap::builder::PossibleValuesParser;
 use clap::builder::TypedValueParser;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use sermo_dsp::{FeatureConfig, Mfcc, PadMode};
+use sermo_dsp::{FeatureConfig, FeatureExtractor, PadMode};
 
 /// `sermo features`.
 #[derive(clap::Args, Debug, Clone)]
@@ -151,7 +151,7 @@ pub fn run(args: &FeaturesArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let mfcc = Mfcc::new(&cfg).context("invalid feature options")?;
+    let extractor = FeatureExtractor::new(&cfg).context("invalid feature options")?;
 
     let bar = if jobs.len() > 1 {
         ProgressBar::new(jobs.len() as u64).with_style(
@@ -164,9 +164,9 @@ pub fn run(args: &FeaturesArgs) -> Result<()> {
         ProgressBar::hidden()
     };
     jobs.par_iter().try_for_each_init(
-        || mfcc.clone(),
-        |mfcc, job| -> Result<()> {
-            extract(mfcc, &cfg, job)?;
+        || extractor.clone(),
+        |extractor, job| -> Result<()> {
+            extract(extractor, job)?;
             bar.inc(1);
             Ok(())
         },
@@ -190,19 +190,18 @@ pub fn run(args: &FeaturesArgs) -> Result<()> {
 }
 
 /// Decodes one file, computes its MFCC and writes the `.npy`.
-fn extract(mfcc: &mut Mfcc, cfg: &FeatureConfig, job: &Job) -> Result<()> {
+fn extract(extractor: &mut FeatureExtractor, job: &Job) -> Result<()> {
     // decode errors already name the file.
     let audio = sermo_dsp::decode_file(&job.input)?;
-    let wave = sermo_dsp::waveform(&audio, cfg)
-        .with_context(|| format!("{}: preparing the waveform", job.input.display()))?;
-    let n_frames = mfcc.n_frames(wave.len());
-    let mut out = vec![0.0f32; cfg.n_mfcc * n_frames];
-    mfcc.compute(&wave, &mut out)
-        .with_context(|| format!("{}: computing the MFCC", job.input.display()))?;
+    let map = extractor
+        .extract(&audio)
+        .with_context(|| format!("{}: computing the MFCC", job.input.display()))?
+        .map;
+    let n_mfcc = extractor.config().n_mfcc;
     if let Some(dir) = job.output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    crate::npy::write_npy(&job.output, &[cfg.n_mfcc, n_frames], &out)
+    crate::npy::write_npy(&job.output, &[n_mfcc, map.len() / n_mfcc], &map)
 }
 
 /// Maps the inputs to output paths.

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use sermo_data::write_atomic;
-use sermo_model::{Artifact, Precision};
+use sermo_model::{Artifact, Precision, Seal};
 
 /// The shipped models by name, as `--model NAME` selects them.
 static SHIPPED: &[(&str, &[u8])] = &[
@@ -41,7 +41,17 @@ pub fn load(model: Option<&Path>) -> Result<Artifact> {
                         shipped_names().join(", ")
                     )
                 })?;
-                Artifact::from_bytes(&bytes).with_context(|| format!("{}", path.display()))?
+                let (artifact, seal) =
+                    Artifact::read(&bytes).with_context(|| format!("{}", path.display()))?;
+                if seal == Seal::Missing {
+                    eprintln!(
+                        "warning: {} records no SHA-256 of its weights (written before sermo \
+                         recorded one): damage to its bytes cannot be detected; rewrite it with \
+                         `sermo convert` to add one",
+                        path.display()
+                    );
+                }
+                artifact
             }
         },
     };

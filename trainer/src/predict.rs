@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use serde_json::json;
-use sermo_model::Classifier;
+use serde::Serialize;
+use sermo_model::{Classifier, Prediction};
 
 use crate::backend::Backend;
 
@@ -20,15 +20,24 @@ pub struct PredictArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
-    /// One JSON object per file: file, label, voiced, probabilities (label → p), logits.
+    /// One JSON object per file: file, then the prediction as the npm package gives it (label,
+    /// voiced, probabilities (label → p), probabilitiesArray, logits).
     #[arg(long)]
     pub json: bool,
+}
+
+/// One line of `--json`: the file and its [`Prediction`], serialised as everywhere else.
+#[derive(Serialize)]
+struct FileResult<'a> {
+    file: String,
+    #[serde(flatten)]
+    prediction: &'a Prediction,
 }
 
 pub fn run(args: &PredictArgs) -> Result<()> {
     let artifact = crate::models::load(args.model.as_deref())?;
     let device = args.backend.device()?;
-    let mut classifier = Classifier::new(&artifact, &device)?;
+    let classifier = Classifier::new(&artifact, &device)?;
     let labels = classifier.labels().to_vec();
     let mut failures = 0;
     if !args.json {
@@ -56,26 +65,11 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             }
         };
         if args.json {
-            let probabilities: serde_json::Map<String, serde_json::Value> = labels
-                .iter()
-                .zip(&prediction.probabilities)
-                .map(|(l, p)| (l.clone(), json!(p)))
-                .collect();
-            let logits: serde_json::Map<String, serde_json::Value> = labels
-                .iter()
-                .zip(&prediction.logits)
-                .map(|(l, p)| (l.clone(), json!(p)))
-                .collect();
-            println!(
-                "{}",
-                json!({
-                    "file": path.display().to_string(),
-                    "label": prediction.label,
-                    "voiced": prediction.voiced,
-                    "probabilities": probabilities,
-                    "logits": logits,
-                })
-            );
+            let line = FileResult {
+                file: path.display().to_string(),
+                prediction: &prediction,
+            };
+            println!("{}", serde_json::to_string(&line)?);
         } else {
             let name = path.display().to_string();
             let short = if name.len() > 40 {

@@ -1,5 +1,6 @@
 //! `sermo robustness`: accuracy and macro-F1 of a model on a protocol's clean test clips and on
-//! each channel shift of [`sermo_dsp::shift`], as JSON and a PNG chart.
+//! each channel shift of [`report_set`] (built from [`sermo_dsp::augment`]), as JSON and a PNG
+//! chart.
 //!
 //! Every shift is applied to the decoded clip before the model's own feature pipeline (resample,
 //! window, MFCC, scaler), exactly where a different microphone or room would act. Draws are
@@ -13,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sermo_data::{Index, clip_seed};
-use sermo_dsp::{Audio, Shift, decode_file};
+use sermo_dsp::{Audio, NoiseKind, Shift, decode_file};
 use sermo_model::Classifier;
 
 use crate::args::{ProtocolArgs, SplitName, command_line};
@@ -56,9 +57,59 @@ pub struct RobustnessArgs {
     pub backend: Backend,
 }
 
+/// The shifts of the report, in its order: gain −20 … +10 dB, 16 and 8 kHz channels, white and
+/// speech-shaped noise at 20/10/5 dB, RT60 0.2/0.5/0.8 s, a random onset in −0.5 … +1.0 s, and
+/// clips cut to 2.0 and 1.5 s.
+fn report_set() -> Vec<Shift> {
+    let mut all = vec![
+        Shift::Gain { db: -20.0 },
+        Shift::Gain { db: -10.0 },
+        Shift::Gain { db: 6.0 },
+        Shift::Gain { db: 10.0 },
+        Shift::BandLimit { rate_hz: 16_000 },
+        Shift::BandLimit { rate_hz: 8_000 },
+    ];
+    for noise in [NoiseKind::White, NoiseKind::Speech] {
+        for snr_db in [20.0, 10.0, 5.0] {
+            all.push(Shift::Noise { noise, snr_db });
+        }
+    }
+    for rt60_s in [0.2, 0.5, 0.8] {
+        all.push(Shift::Reverb { rt60_s });
+    }
+    all.push(Shift::Onset {
+        min_s: -0.5,
+        max_s: 1.0,
+    });
+    all.push(Shift::Truncate { seconds: 2.0 });
+    all.push(Shift::Truncate { seconds: 1.5 });
+    all
+}
+
+/// A short stable name of a shift, e.g. `gain-20dB`, `band-8kHz`, `speech-noise-10dB`,
+/// `reverb-0.5s`, `onset-0.5..+1s`, `short-1.5s`: the report's keys, the seed of each clip's
+/// draws and the `--shifts` values.
+fn shift_name(shift: &Shift) -> String {
+    match *shift {
+        Shift::Gain { db } => format!("gain{db:+}dB"),
+        Shift::BandLimit { rate_hz } => format!("band-{}kHz", rate_hz as f32 / 1000.0),
+        Shift::Noise { noise, snr_db } => {
+            let kind = match noise {
+                NoiseKind::White => "white",
+                NoiseKind::Speech => "speech",
+            };
+            format!("{kind}-noise-{snr_db}dB")
+        }
+        Shift::Reverb { rt60_s } => format!("reverb-{rt60_s}s"),
+        Shift::Onset { min_s, max_s } => format!("onset{min_s:+}..{max_s:+}s"),
+        Shift::Truncate { seconds } => format!("short-{seconds}s"),
+        Shift::Speed { factor } => format!("speed-x{factor}"),
+    }
+}
+
 /// The shifts named on the command line (or all of them).
 fn selected(names: &[String]) -> Result<Vec<Shift>> {
-    let all = Shift::report_set();
+    let all = report_set();
     if names.iter().any(|n| n == "all") {
         return Ok(all);
     }
@@ -66,12 +117,12 @@ fn selected(names: &[String]) -> Result<Vec<Shift>> {
         .iter()
         .map(|n| {
             all.iter()
-                .find(|s| s.name() == *n)
+                .find(|s| shift_name(s) == *n)
                 .copied()
                 .with_context(|| {
                     format!(
                         "unknown shift {n:?}; known: {}",
-                        all.iter().map(Shift::name).collect::<Vec<_>>().join(", ")
+                        all.iter().map(shift_name).collect::<Vec<_>>().join(", ")
                     )
                 })
         })
@@ -80,8 +131,8 @@ fn selected(names: &[String]) -> Result<Vec<Shift>> {
 
 pub fn run(args: &RobustnessArgs) -> Result<()> {
     if args.list_shifts {
-        for s in Shift::report_set() {
-            println!("{}", s.name());
+        for s in report_set() {
+            println!("{}", shift_name(&s));
         }
         return Ok(());
     }
@@ -114,13 +165,13 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
     let ids: Vec<&str> = clips.iter().map(|&c| index.clips[c].id.as_str()).collect();
 
     let device = args.backend.device()?;
-    let mut classifier = Classifier::new(&artifact, &device)?;
+    let classifier = Classifier::new(&artifact, &device)?;
     let mut conditions: Vec<Condition> = Vec::new();
     for shift in std::iter::once(None).chain(shifts.into_iter().map(Some)) {
-        let name = shift.map_or_else(|| "clean".to_string(), |s| s.name());
+        let name = shift.map_or_else(|| "clean".to_string(), |s| shift_name(&s));
         let started = std::time::Instant::now();
         let (predicted, unvoiced) =
-            score(&mut classifier, &audio, &ids, shift, &name, args.shift_seed)?;
+            score(&classifier, &audio, &ids, shift, &name, args.shift_seed)?;
         let scores = Scores::new(classifier.labels(), &targets, &predicted);
         let clean = conditions.first().map_or(scores.accuracy, |c| c.accuracy);
         eprintln!(
@@ -181,7 +232,7 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
 
 /// Predicted class of every clip under one condition, and how many windows were unvoiced.
 fn score(
-    classifier: &mut Classifier,
+    classifier: &Classifier,
     audio: &[Audio],
     ids: &[&str],
     shift: Option<Shift>,
@@ -192,8 +243,7 @@ fn score(
     let mut predicted = Vec::with_capacity(audio.len());
     let mut unvoiced = 0;
     for (chunk, chunk_ids) in audio.chunks(BATCH).zip(ids.chunks(BATCH)) {
-        let mut maps = Vec::with_capacity(chunk.len());
-        let mut voiced = Vec::with_capacity(chunk.len());
+        let mut features = Vec::with_capacity(chunk.len());
         for (clip, id) in chunk.iter().zip(chunk_ids) {
             let shifted = match shift {
                 None => clip.clone(),
@@ -206,22 +256,48 @@ fn score(
                     Audio::new(samples, clip.sample_rate)
                 }
             };
-            let (map, v) = classifier
-                .features(&shifted)
-                .with_context(|| format!("features of {id} under {name}"))?;
-            maps.push(map);
-            voiced.push(v);
+            features.push(
+                classifier
+                    .features(&shifted)
+                    .with_context(|| format!("features of {id} under {name}"))?,
+            );
         }
-        unvoiced += voiced.iter().filter(|&&v| !v).count();
-        for p in classifier.predict_maps(&maps, &voiced)? {
-            let best = p
-                .probabilities
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(0, |(i, _)| i);
-            predicted.push(best);
-        }
+        unvoiced += features.iter().filter(|f| !f.voiced).count();
+        predicted.extend(classifier.predict(&features)?.iter().map(|p| p.class));
     }
     Ok((predicted, unvoiced))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_distinct() {
+        let names: Vec<String> = report_set().iter().map(shift_name).collect();
+        let unique: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        for name in [
+            "gain-20dB",
+            "band-8kHz",
+            "speech-noise-10dB",
+            "onset-0.5..+1s",
+        ] {
+            assert!(names.iter().any(|n| n == name), "{name} not in {names:?}");
+        }
+    }
+
+    #[test]
+    fn names_select_shifts() {
+        assert_eq!(selected(&["all".into()]).unwrap(), report_set());
+        let two = selected(&["band-8kHz".into(), "reverb-0.5s".into()]).unwrap();
+        assert_eq!(
+            two,
+            [
+                Shift::BandLimit { rate_hz: 8_000 },
+                Shift::Reverb { rt60_s: 0.5 }
+            ]
+        );
+        assert!(selected(&["gain+3dB".into()]).is_err());
+    }
 }

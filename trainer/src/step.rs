@@ -16,12 +16,11 @@
 //! and the order of random draws (dropout) stays deterministic.
 
 use anyhow::{Result, anyhow};
-use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Tensor};
 use sermo_data::{MapBatcher, MapItem};
-use sermo_model::SermoNet;
+use sermo_model::{SermoNet, argmax};
 
 /// What one step gives back to the training loop.
 pub struct StepOutcome {
@@ -50,13 +49,12 @@ pub fn gradients(
         .ok_or_else(|| anyhow!("no training device"))?;
     if devices.len() == 1 || items.len() < 2 {
         // The plain step: exactly the operations of an unsharded run.
-        let output = model.forward_smoothed(batcher.batch(items, main), smoothing);
+        let output = model.forward_smoothed(batcher.batch(&items, main)?, smoothing);
         let grads = GradientsParams::from_grads(output.loss.backward(), model);
-        let hits = hits(output.output, output.targets);
         return Ok(StepOutcome {
             grads,
             loss: scalar(output.loss)?,
-            correct: count(hits)?,
+            correct: correct(output.output, &items)?,
         });
     }
 
@@ -76,44 +74,43 @@ pub fn gradients(
         } else {
             model.clone().fork(device)
         };
-        let output = replica.forward_smoothed(batcher.batch(shard, device), smoothing);
+        let output = replica.forward_smoothed(batcher.batch(&shard, device)?, smoothing);
         let weighted_loss = output.loss * (size as f64 / n as f64);
         let grads = GradientsParams::from_grads(weighted_loss.backward(), &replica)
             .to_device(&grads_device, model);
         accumulator.accumulate(model, grads);
-        pending.push((weighted_loss, hits(output.output, output.targets)));
+        pending.push((weighted_loss, output.output, shard));
     }
     let mut loss = 0f32;
-    let mut correct = 0;
-    for (weighted_loss, shard_hits) in pending {
+    let mut hits = 0;
+    for (weighted_loss, logits, shard) in pending {
         loss += scalar(weighted_loss)?;
-        correct += count(shard_hits)?;
+        hits += correct(logits, &shard)?;
     }
     Ok(StepOutcome {
         grads: accumulator.grads(),
         loss,
-        correct,
+        correct: hits,
     })
 }
 
-/// 1 where the arg-max of `logits` (`[B, classes]`) is the target (`[B]`), else 0.
-fn hits(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1, Int> {
-    logits
-        .argmax(1)
-        .squeeze_dim::<1>(1)
-        .equal(targets)
-        .int()
-        .sum()
+/// How many of `items` the arg-max of `logits` (`[B, classes]`) gets right: read back and
+/// compared with [`argmax`], the rule every prediction follows.
+fn correct(logits: Tensor<2>, items: &[MapItem]) -> Result<usize> {
+    let [_, classes] = logits.dims();
+    let values: Vec<f32> = logits
+        .try_into_data()
+        .map_err(|e| anyhow!("reading the logits from the device: {e:?}"))?
+        .try_to_vec()
+        .map_err(|e| anyhow!("reading the logits: {e:?}"))?;
+    Ok(values
+        .chunks(classes.max(1))
+        .zip(items)
+        .filter(|(row, item)| argmax(row) == item.label)
+        .count())
 }
 
 fn scalar(loss: Tensor<1>) -> Result<f32> {
     loss.try_into_scalar::<f32>()
         .map_err(|e| anyhow!("reading the loss from the device: {e:?}"))
-}
-
-fn count(hits: Tensor<1, Int>) -> Result<usize> {
-    let n = hits
-        .try_into_scalar::<i64>()
-        .map_err(|e| anyhow!("reading the accuracy from the device: {e:?}"))?;
-    Ok(usize::try_from(n).unwrap_or(0))
 }

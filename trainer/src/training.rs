@@ -23,7 +23,10 @@ use serde::Serialize;
 use sermo_data::{
     Example, FeatureCache, MapBatcher, MapDataset, MapItem, Split, TrainAudio, write_atomic,
 };
-use sermo_model::{Accuracy, Artifact, ArtifactMeta, EMOTIONS, Provenance, Scaler, SermoNet};
+use sermo_model::dropout::HostMasks;
+use sermo_model::{
+    Accuracy, Artifact, ArtifactMeta, Classifier, EMOTIONS, Provenance, Scaler, SermoNet,
+};
 
 use crate::args::{TrainArgs, command_line};
 use crate::checkpoint::{
@@ -118,6 +121,8 @@ struct Run<'a> {
     device: Device,
     /// Every device of `--devices`, with autodiff.
     ad_devices: Vec<Device>,
+    /// Host-drawn dropout masks (CPU runs): one explicit stream, reseeded every epoch.
+    host_masks: Option<HostMasks>,
     labels: Vec<String>,
     /// Named after its directory, which is what tells runs of one protocol and seed apart
     /// (robustness charts and `sermo info` show it); `<protocol>-seed<seed>` if it has none.
@@ -216,6 +221,7 @@ impl<'a> Run<'a> {
         Ok(Run {
             args,
             smoothing: (config.label_smoothing > 0.0).then_some(config.label_smoothing),
+            host_masks: config.host_dropout.then(|| HostMasks::new(config.seed)),
             config,
             cache,
             split,
@@ -246,6 +252,7 @@ impl<'a> Run<'a> {
             cache_key: self.cache.manifest.key.clone(),
             ..TrainState::default()
         };
+        model = model.with_host_masks(self.host_masks.clone());
         if !self.args.resume {
             return Ok((model, optim, state));
         }
@@ -288,7 +295,9 @@ impl<'a> Run<'a> {
         for (i, d) in self.ad_devices.iter().enumerate() {
             d.seed(seed.wrapping_add(i as u64));
         }
-        sermo_model::dropout::host_masks(config.host_dropout.then_some(seed));
+        if let Some(masks) = &self.host_masks {
+            masks.reseed(seed);
+        }
         let mut shuffle = ChaCha8Rng::seed_from_u64(seed);
         let mut order = self.train_examples.clone();
         order.shuffle(&mut shuffle);
@@ -350,8 +359,13 @@ impl<'a> Run<'a> {
         progress: Progress,
         started: Instant,
     ) -> Result<EpochRecord> {
-        let (valid_loss, targets, predicted) =
-            evaluate(eval_model, &self.valid_set, &self.batcher, &self.device)?;
+        let validator = Classifier::from_parts(
+            eval_model.clone(),
+            self.meta(epoch, 0.0),
+            (*self.scaler).clone(),
+            &self.device,
+        )?;
+        let (valid_loss, targets, predicted) = evaluate(&validator, &self.valid_set)?;
         Ok(EpochRecord {
             epoch,
             train_loss: progress.loss,
@@ -437,9 +451,9 @@ impl<'a> Run<'a> {
             std::fs::read(best_path).with_context(|| format!("reading {}", best_path.display()))?;
         let mut artifact =
             Artifact::from_bytes(&bytes).with_context(|| best_path.display().to_string())?;
-        let best = artifact.build(&self.device)?;
-        let (_, vt, vp) = evaluate(&best, &self.valid_set, &self.batcher, &self.device)?;
-        let (_, tt, tp) = evaluate(&best, &self.test_set, &self.batcher, &self.device)?;
+        let best = Classifier::new(&artifact, &self.device)?;
+        let (_, vt, vp) = evaluate(&best, &self.valid_set)?;
+        let (_, tt, tp) = evaluate(&best, &self.test_set)?;
         let valid = Scores::new(&self.labels, &vt, &vp);
         let test = Scores::new(&self.labels, &tt, &tp);
         artifact.meta.provenance.epochs = Some(state.epochs_done);

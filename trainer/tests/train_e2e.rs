@@ -118,7 +118,10 @@ fn trains_evaluates_predicts_and_resumes() {
     let sum: f64 = probs.values().map(|v| v.as_f64().unwrap()).sum();
     assert!((sum - 1.0).abs() < 1e-4);
     assert!(line["label"].is_string());
-    assert_eq!(line["logits"].as_object().unwrap().len(), 8);
+    assert_eq!(line["logits"].as_array().unwrap().len(), 8);
+    // The same shape as the npm package's ClassifyResult (one serialised Prediction).
+    assert_eq!(line["probabilitiesArray"].as_array().unwrap().len(), 8);
+    assert!(line["voiced"].is_boolean());
 
     // 4. info shows the provenance with its accuracies.
     let out = ok(sermo()
@@ -282,6 +285,26 @@ fn trains_evaluates_predicts_and_resumes() {
         "clean robustness accuracy differs from the run's test accuracy"
     );
     assert_eq!(rob["clips"], robust["test"]["examples"]);
+    // ... and eval of the same artifact on the same split agrees with both: train, eval and
+    // robustness score through one path.
+    let out = ok(sermo()
+        .arg("eval")
+        .arg("--model")
+        .arg(fx.root.join("robust/model.safetensors"))
+        .arg("--data")
+        .arg(fx.root.join("data"))
+        .arg("--cache-root")
+        .arg(fx.root.join("cache"))
+        .args(["--copies", "1", "--seed", "7", "--json"])
+        .args(["--protocol", "actor", "--test-actors", "1"])
+        .output()
+        .unwrap());
+    let eval: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        eval["scores"]["accuracy"].as_f64().unwrap(),
+        conditions[0]["accuracy"].as_f64().unwrap(),
+        "eval and robustness (clean) differ on one artifact"
+    );
     for c in conditions {
         let acc = c["accuracy"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&acc));
@@ -444,6 +467,30 @@ fn bad_inputs_give_clear_errors() {
     let out = sermo().arg("info").arg(&junk).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("junk.wav"));
+
+    // A model whose weights changed after it was written: an error naming the file, never a
+    // prediction from damaged weights.
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/default.safetensors");
+    let mut bytes = std::fs::read(shipped).unwrap();
+    let last = bytes.len() - 100;
+    bytes[last] ^= 0x40;
+    let damaged = dir.path().join("damaged.safetensors");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let clip = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/audio/speech-48000hz-pcm16-mono.wav");
+    let out = sermo()
+        .arg("predict")
+        .arg("--model")
+        .arg(&damaged)
+        .arg(&clip)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("damaged.safetensors") && err.contains("damaged or was altered"),
+        "{err}"
+    );
 
     let out = sermo()
         .args(["train", "--data"])

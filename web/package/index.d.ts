@@ -61,25 +61,29 @@ export interface LoadOptions {
   workletUrl?: string | URL;
 }
 
-/** One classification. */
+// ClassifyResult is declared by the wasm crate (crates/sermo-wasm/src/lib.rs, CLASSIFY_RESULT_TS,
+// checked there against the Rust type) and copied here word for word, so that TypeScript users
+// need not read the generated wasm declarations (they need lib "esnext"); web/tests/package.test.mjs
+// fails when the two differ.
+/** One classification, as `Classifier.classify` resolves it (`sermo predict --json` gives the same fields but `backend` and `timings`). */
 export interface ClassifyResult {
   /** The most probable emotion; null when the window holds no voice. */
   label: string | null;
+  /** Whether the analysed window holds voice (a 20 ms frame louder than -50 dBFS). */
+  voiced: boolean;
   /** Probability per label. */
   probabilities: Record<string, number>;
   /** Probabilities in label order (`Classifier.labels`). */
   probabilitiesArray: number[];
   /** Raw network outputs in label order. */
   logits: number[];
-  /** Whether the analysed window holds voice (a 20 ms frame louder than -50 dBFS). */
-  voiced: boolean;
   /** "webgpu" or "cpu". */
   backend: "webgpu" | "cpu";
-  /** Milliseconds spent in the worker on features (resample, window, MFCC, scaling) and on the network. */
+  /** Milliseconds spent in the worker on features (resample, window, MFCC) and on the network (scaling included). */
   timings: {
     featuresMs: number;
     inferenceMs: number;
-    /** Milliseconds of the whole call inside the worker (`classify` only). */
+    /** Milliseconds of the whole call inside the worker (`classify` only; added by the package's worker). */
     workerMs?: number;
   };
 }
@@ -157,6 +161,8 @@ export class Classifier {
   readonly backend: "webgpu" | "cpu";
   /** Why "auto" did not use WebGPU; null otherwise. */
   readonly fallbackReason: string | null;
+  /** A warning about the model (an older artifact without a recorded SHA-256, whose bytes could not be verified), or null. */
+  readonly warning: string | null;
   /** The WebGPU adapter's description; null on the CPU. */
   readonly adapter: string | null;
   /** Label names in output order. */

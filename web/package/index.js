@@ -77,12 +77,6 @@ function asSamples(samples) {
   throw new TypeError("samples must be a Float32Array (mono, in [-1, 1])");
 }
 
-function checkRate(sampleRate) {
-  if (!Number.isInteger(sampleRate) || sampleRate < 1 || sampleRate > 384000) {
-    throw new RangeError(`sampleRate must be a whole number of Hz in 1..384000, got ${sampleRate}`);
-  }
-}
-
 function normaliseOptions(optionsOrModel) {
   if (optionsOrModel === undefined || optionsOrModel === null) return {};
   if (typeof optionsOrModel === "string" || optionsOrModel instanceof URL) {
@@ -130,6 +124,8 @@ export class Classifier {
     this.backend = null;
     /** Why "auto" did not use WebGPU; null when it did, or when a backend was forced. */
     this.fallbackReason = null;
+    /** A warning about the model (an older artifact whose bytes could not be verified), or null. */
+    this.warning = null;
     /** The WebGPU adapter's description; null on the CPU. */
     this.adapter = null;
     /** Label names in output order. */
@@ -167,10 +163,9 @@ export class Classifier {
     if (!s.webAssembly) throw notSupported("this browser has no WebAssembly");
     if (!s.simd) throw notSupported("this browser's WebAssembly lacks SIMD (simd128); sermo needs it");
     if (!s.worker) throw notSupported("this browser has no Web Workers");
+    // The backend's name and the sample rate of `classify` are checked by the wasm module,
+    // which defines them (one definition, the same errors everywhere).
     const backend = options.backend ?? "auto";
-    if (!["auto", "webgpu", "cpu"].includes(backend)) {
-      throw new RangeError(`backend must be "auto", "webgpu" or "cpu", got ${JSON.stringify(backend)}`);
-    }
 
     const message = { backend, cache: options.cache !== false };
     const transfer = [];
@@ -197,6 +192,7 @@ export class Classifier {
         Object.assign(classifier, {
           backend: info.backend,
           fallbackReason: info.fallbackReason ?? null,
+          warning: info.warning ?? null,
           adapter: info.adapter ?? null,
           labels: info.labels,
           featureConfig: info.featureConfig,
@@ -233,14 +229,12 @@ export class Classifier {
    *   `label` is null when the window holds no voice.
    */
   async classify(samples, sampleRate) {
-    checkRate(sampleRate);
     const copy = asSamples(samples);
     return this.#call("classify", { samples: copy, sampleRate }, [copy.buffer]);
   }
 
   /** The MFCC map of the audio (40 × 282 Float32Array, row-major) and the milliseconds it took. */
   async mfcc(samples, sampleRate) {
-    checkRate(sampleRate);
     const copy = asSamples(samples);
     return this.#call("mfcc", { samples: copy, sampleRate }, [copy.buffer]);
   }

@@ -72,6 +72,7 @@ function status(id, text, extra = {}) {
   post({ id, status: text, ...extra });
 }
 
+/** The model's bytes and whether they came from the Cache API. */
 async function fetchModel(id, url, useCache) {
   let cache = null;
   if (useCache && self.caches) {
@@ -81,7 +82,7 @@ async function fetchModel(id, url, useCache) {
     const hit = await cache.match(url).catch(() => undefined);
     if (hit) {
       status(id, "model found in the cache");
-      return new Uint8Array(await hit.arrayBuffer());
+      return { bytes: new Uint8Array(await hit.arrayBuffer()), cached: true };
     }
   }
   status(id, "downloading the model", { loaded: 0, total: 0 });
@@ -119,7 +120,7 @@ async function fetchModel(id, url, useCache) {
     const headers = { "content-type": "application/octet-stream" };
     await cache.put(url, new Response(bytes.slice(), { headers })).catch(() => {});
   }
-  return bytes;
+  return { bytes, cached: false };
 }
 
 /** "vendor architecture" of the browser's adapter, which wgpu cannot see on the web. */
@@ -142,6 +143,7 @@ async function info(loadMs) {
   return {
     backend: classifier.backend,
     fallbackReason: classifier.fallbackReason ?? null,
+    warning: classifier.warning ?? null,
     adapter,
     labels: classifier.labels,
     featureConfig,
@@ -154,9 +156,20 @@ async function load({ id, model, backend, cache }) {
   const t0 = performance.now();
   status(id, "loading WebAssembly");
   await init({ module_or_path: new URL("./wasm/sermo_wasm_bg.wasm", import.meta.url) });
-  const bytes = model.bytes ? new Uint8Array(model.bytes) : await fetchModel(id, model.url, cache);
+  const fetched = model.bytes ? { bytes: new Uint8Array(model.bytes), cached: false } : await fetchModel(id, model.url, cache);
   if (classifier) classifier.free();
-  classifier = await WasmClassifier.create(bytes, backend, (text) => status(id, text));
+  const onStatus = (text) => status(id, text);
+  try {
+    classifier = await WasmClassifier.create(fetched.bytes, backend, onStatus);
+  } catch (e) {
+    // The wasm module checks the weights against the SHA-256 the artifact records. A damaged
+    // copy in the Cache API is dropped and downloaded again, once; anything else is an error.
+    if (!fetched.cached || !String(e && e.message).includes("damaged")) throw e;
+    status(id, "the cached model is damaged; downloading it again");
+    await (await self.caches.open(CACHE_NAME)).delete(model.url).catch(() => {});
+    const fresh = await fetchModel(id, model.url, cache);
+    classifier = await WasmClassifier.create(fresh.bytes, backend, onStatus);
+  }
   featureConfig = JSON.parse(classifier.featureConfig);
   status(id, "ready");
   return info(performance.now() - t0);
@@ -176,14 +189,18 @@ class Stream {
     // The model's pipeline skips `offset_s` and keeps `duration_s` (the paper: 0.5 s and 3 s),
     // so keeping offset + duration seconds makes it analyse exactly the latest 3 s. A model
     // with `align: "speech"` starts its window just before the first speech in this buffer
-    // instead (the same Rust code decides, natively and here).
-    const cfg = featureConfig ?? { offset_s: 0.5, duration_s: 3, window: true };
+    // instead (the same Rust code decides, natively and here). The numbers are the loaded
+    // model's own (stream-start needs a loaded model).
+    const cfg = featureConfig;
     const seconds = cfg.window === false ? 3 : cfg.offset_s + cfg.duration_s;
     this.ring = new Float32Array(Math.round(seconds * sampleRate));
     this.write = 0; // next index to write in the ring
     this.heard = 0; // samples received in all
     this.hop = Math.max(128, Math.round(hopSeconds * sampleRate));
     this.sinceHop = 0;
+    // Back-pressure, not a lock (the classifier serves overlapping calls): a hop that comes
+    // while the previous window is still being classified is skipped, so a slow device drops
+    // results instead of falling further and further behind the microphone.
     this.busy = false;
     this.levelEvery = Math.round(sampleRate / LEVELS_PER_SECOND);
     this.levelCount = 0;

@@ -3,7 +3,7 @@
 // microphone through its bundled worker and worklet; its types check.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readdirSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { SLOW, WEB, foreign, launch, recordRequests, tmpDir } from "./lib/browser.mjs";
@@ -52,6 +52,31 @@ test("(h) npm pack holds the wasm, the JS glue, the worker, the worklet, the typ
   ]) {
     assert.ok(files.includes(f), `${f} is in the tarball (${files.join(", ")})`);
   }
+});
+
+/** The `export interface NAME { … }` block of a declaration file, one trimmed line per line. */
+function interfaceBlock(file, name) {
+  const text = readFileSync(file, "utf8");
+  const start = text.indexOf(`export interface ${name} {`);
+  assert.ok(start >= 0, `${file} declares ${name}`);
+  const lines = [];
+  let depth = 0;
+  for (const line of text.slice(start).split("\n")) {
+    const trimmed = line.trim();
+    if (trimmed) lines.push(trimmed);
+    depth += (line.match(/{/g) ?? []).length - (line.match(/}/g) ?? []).length;
+    if (depth === 0) break;
+  }
+  return lines;
+}
+
+test("(h) the package's ClassifyResult is the one the wasm module declares (no drift)", () => {
+  // The wasm crate declares it beside the Rust type (and a Rust test checks the two agree);
+  // index.d.ts carries a copy so users need not read the generated declarations.
+  assert.deepEqual(
+    interfaceBlock(path.join(WEB, "package", "index.d.ts"), "ClassifyResult"),
+    interfaceBlock(path.join(WEB, "package", "wasm", "sermo_wasm.d.ts"), "ClassifyResult"),
+  );
 });
 
 test("(h) installed in a fresh Vite project, built and served, it classifies a clip", { timeout: INSTALL_TIMEOUT * 2 }, async (t) => {

@@ -65,7 +65,44 @@ test("an unknown ?backend= value warns and uses auto", { timeout: SLOW }, async 
   const context = await browser.newContext();
   const { page } = await openDemo(context, server.origin, "?backend=cuda");
   assert.equal(await page.getAttribute("body", "data-state"), "ready");
-  assert.match(await page.textContent("#message"), /Unknown backend "cuda"/);
+  assert.match(await page.textContent("#message"), /unknown backend "cuda"/i);
+  await context.close();
+});
+
+test("a damaged model is an error; a damaged copy in the Cache API is fetched again", { timeout: SLOW }, async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${server.origin}/tests/harness.html`);
+  const url = "/package/wasm/default.safetensors?damaged-cache";
+  const before = server.requests.filter((r) => r.url === url).length;
+  const out = await page.evaluate(async (url) => {
+    const { Classifier } = await import("/package/index.js");
+    const good = new Uint8Array(await (await fetch("/package/wasm/default.safetensors")).arrayBuffer());
+    // One flipped bit in the last weight byte: the SHA-256 the artifact records no longer fits.
+    const bad = good.slice();
+    bad[bad.length - 1] ^= 1;
+    let direct = null;
+    try {
+      (await Classifier.load({ model: bad, backend: "cpu" })).dispose();
+    } catch (e) {
+      direct = e.message;
+    }
+    // The same damage to the cached copy of a URL's model: dropped and downloaded again.
+    const cache = await caches.open("sermo-models-v1");
+    await cache.put(new URL(url, location.href).href, new Response(bad));
+    const seen = [];
+    const c = await Classifier.load({ model: url, backend: "cpu", onProgress: (p) => seen.push(p.status) });
+    const labels = c.labels;
+    const warning = c.warning;
+    c.dispose();
+    await caches.delete("sermo-models-v1");
+    return { direct, seen, labels, warning };
+  }, url);
+  assert.match(out.direct ?? "", /damaged or was altered/, String(out.direct));
+  assert.ok(out.seen.includes("the cached model is damaged; downloading it again"), out.seen.join(" | "));
+  assert.equal(out.labels.length, 8);
+  assert.equal(out.warning, null, "the shipped models record their hash");
+  assert.equal(server.requests.filter((r) => r.url === url).length - before, 1, "downloaded once, after the damaged copy");
   await context.close();
 });
 

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use sermo_dsp::{AugmentConfig, FeatureConfig, Mfcc};
+use sermo_dsp::{AugmentConfig, FeatureConfig, FeatureExtractor};
 use sha2::{Digest, Sha256};
 
 use crate::{ClipInfo, DataError, Example, Index, parse_name};
@@ -232,14 +232,13 @@ impl FeatureCache {
             .clips
             .par_iter()
             .map_init(
-                || Mfcc::new(&spec.features),
-                |mfcc, clip| {
+                || FeatureExtractor::new(&spec.features),
+                |extractor, clip| {
                     let out = (|| {
-                        let mfcc = mfcc.as_mut().map_err(|e| e.to_string())?;
+                        let extractor = extractor.as_mut().map_err(|e| e.to_string())?;
                         let audio =
                             sermo_dsp::decode_file(&clip.path).map_err(|e| e.to_string())?;
-                        let wave = sermo_dsp::waveform(&audio, &spec.features)
-                            .map_err(|e| e.to_string())?;
+                        let wave = extractor.window(&audio).map_err(|e| e.to_string())?;
                         let (snr, noisy) = sermo_dsp::noisy_copies(
                             &wave,
                             copies,
@@ -252,10 +251,9 @@ impl FeatureCache {
                             .chain(noisy.iter())
                             .zip(maps.chunks_mut(map_len))
                         {
-                            if mfcc.n_frames(signal.len()) * spec.features.n_mfcc != map_len {
-                                return Err("window length differs from the feature config".into());
-                            }
-                            mfcc.compute(signal, out).map_err(|e| e.to_string())?;
+                            extractor.map_into(signal, out).map_err(|e| {
+                                format!("window length differs from the feature config: {e}")
+                            })?;
                         }
                         Ok((snr, maps))
                     })();

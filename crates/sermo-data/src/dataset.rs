@@ -1,12 +1,12 @@
-//! burn's `Dataset` and `Batcher` over the feature cache.
+//! burn's `Dataset` over the feature cache, and the batcher that turns its maps into training
+//! batches.
 
 use std::sync::Arc;
 
-use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::{Dataset, DatasetError};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use sermo_model::Scaler;
 use sermo_model::train::Batch;
+use sermo_model::{Scaler, model_input};
 
 use crate::{DataError, Example, FeatureCache};
 
@@ -68,7 +68,8 @@ impl Dataset<MapItem> for MapDataset {
     }
 }
 
-/// Standardises maps with the training scaler and stacks them into a [`Batch`].
+/// Standardises maps with the training scaler and stacks them into a [`Batch`], through the
+/// same [`model_input`] every classification uses.
 #[derive(Debug, Clone)]
 pub struct MapBatcher {
     scaler: Arc<Scaler>,
@@ -80,29 +81,20 @@ impl MapBatcher {
     pub fn new(scaler: Arc<Scaler>, shape: [usize; 2]) -> Self {
         Self { scaler, shape }
     }
-}
 
-impl Batcher<MapItem, Batch> for MapBatcher {
-    fn batch(&self, items: Vec<MapItem>, device: &Device) -> Batch {
-        let [h, w] = self.shape;
-        let mut inputs = Vec::with_capacity(items.len() * h * w);
-        let mut targets = Vec::with_capacity(items.len());
-        for item in &items {
-            let start = inputs.len();
-            inputs.extend_from_slice(&item.map);
-            for ((v, m), s) in inputs[start..]
-                .iter_mut()
-                .zip(&self.scaler.mean)
-                .zip(&self.scaler.std)
-            {
-                *v = (*v - m) / s;
-            }
-            targets.push(item.label as i64);
-        }
-        let n = items.len();
-        Batch {
-            inputs: Tensor::from_data(TensorData::new(inputs, [n, 1, h, w]), device),
+    /// The batch of `items` on `device`.
+    ///
+    /// # Errors
+    /// [`DataError::Dataset`] when a map does not have the batcher's shape.
+    pub fn batch(&self, items: &[MapItem], device: &Device) -> Result<Batch, DataError> {
+        let maps = items.iter().map(|item| item.map.as_slice());
+        let inputs = model_input(maps, &self.scaler, self.shape, device)
+            .map_err(|e| DataError::Dataset(e.to_string()))?;
+        let targets: Vec<i64> = items.iter().map(|item| item.label as i64).collect();
+        let n = targets.len();
+        Ok(Batch {
+            inputs,
             targets: Tensor::<1, Int>::from_data(TensorData::new(targets, [n]), device),
-        }
+        })
     }
 }

@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use sermo_dsp::{Audio, AugmentPolicy, FeatureConfig, Mfcc, decode_file, mask_map};
+use sermo_dsp::{Audio, AugmentPolicy, FeatureConfig, FeatureExtractor, decode_file, mask_map};
 
 use crate::{DataError, Index, MapItem, clip_seed};
 
@@ -76,27 +76,25 @@ impl TrainAudio {
         seed: u64,
     ) -> Result<Vec<MapItem>, DataError> {
         let fail = |id: &str, e: &dyn std::fmt::Display| DataError::Dataset(format!("{id}: {e}"));
-        let map_len = features.n_mfcc * features.n_frames();
         let jobs: Vec<(usize, usize)> = (0..self.len())
             .flat_map(|i| (0..fresh.copies).map(move |k| (i, k)))
             .collect();
         jobs.par_iter()
             .map_init(
-                || Mfcc::new(features),
-                |mfcc, &(i, k)| {
+                || FeatureExtractor::new(features),
+                |extractor, &(i, k)| {
                     let id = &self.ids[i];
-                    let mfcc = mfcc.as_mut().map_err(|e| fail(id, e))?;
+                    let extractor = extractor.as_mut().map_err(|e| fail(id, e))?;
                     let clip = &self.audio[i];
                     let mut rng = ChaCha8Rng::seed_from_u64(clip_seed(seed, &format!("{id}#{k}")));
                     let shifted = fresh
                         .policy
                         .apply(&clip.samples, clip.sample_rate, &mut rng)
                         .map_err(|e| fail(id, &e))?;
-                    let wave =
-                        sermo_dsp::waveform(&Audio::new(shifted, clip.sample_rate), features)
-                            .map_err(|e| fail(id, &e))?;
-                    let mut map = vec![0f32; map_len];
-                    mfcc.compute(&wave, &mut map).map_err(|e| fail(id, &e))?;
+                    let mut map = extractor
+                        .extract(&Audio::new(shifted, clip.sample_rate))
+                        .map_err(|e| fail(id, &e))?
+                        .map;
                     mask_map(
                         &mut map,
                         features.n_mfcc,

@@ -1,5 +1,5 @@
 //! RAVDESS data for sermo: the index of a dataset directory, the evaluation protocols and their
-//! splits, the feature cache (computed once, portable), and burn's `Dataset`/`Batcher`.
+//! splits, the feature cache (computed once, portable), burn's `Dataset` and the batcher.
 //! Native only.
 
 mod cache;

@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sermo_dsp::{FeatureConfig, Mfcc, decode, features, resample, waveform};
+use sermo_dsp::{FeatureConfig, FeatureExtractor, decode, resample};
 
 fn clip(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -21,29 +21,31 @@ fn bench(c: &mut Criterion) {
     let cfg = FeatureConfig::default();
     let wav = clip("speech-48000hz-pcm16-mono.wav");
     let audio = decode(&wav, "speech.wav").unwrap();
-    let wave = waveform(&audio, &cfg).unwrap();
-    let mut mfcc = Mfcc::new(&cfg).unwrap();
-    let mut out = vec![0.0f32; cfg.n_mfcc * cfg.n_frames()];
+    let mut extractor = FeatureExtractor::new(&cfg).unwrap();
+    let wave = extractor.window(&audio).unwrap();
+    let mut out = vec![0.0f32; extractor.map_len()];
 
     // The per-clip cost in a batch: decode, window, MFCC with a reused extractor.
-    c.bench_function("decode + features (48 kHz pcm16, reused Mfcc)", |b| {
+    c.bench_function("decode + features (48 kHz pcm16, reused extractor)", |b| {
         b.iter(|| {
             let audio = decode(black_box(&wav), "speech.wav").unwrap();
-            let wave = waveform(&audio, &cfg).unwrap();
-            mfcc.compute(&wave, &mut out).unwrap();
-            black_box(&out);
+            black_box(extractor.extract(&audio).unwrap());
         })
     });
-    // The one-call API, which also plans the FFT and builds the filterbank.
-    c.bench_function("decode + sermo_dsp::features (48 kHz pcm16)", |b| {
-        b.iter(|| {
-            let audio = decode(black_box(&wav), "speech.wav").unwrap();
-            black_box(features(&audio, &cfg).unwrap());
-        })
-    });
+    // A new extractor per clip, which also plans the FFT and builds the filterbank.
+    c.bench_function(
+        "decode + new FeatureExtractor + extract (48 kHz pcm16)",
+        |b| {
+            b.iter(|| {
+                let audio = decode(black_box(&wav), "speech.wav").unwrap();
+                let mut extractor = FeatureExtractor::new(&cfg).unwrap();
+                black_box(extractor.extract(&audio).unwrap());
+            })
+        },
+    );
     c.bench_function("MFCC alone (144000 samples → 40 × 282)", |b| {
         b.iter(|| {
-            mfcc.compute(black_box(&wave), &mut out).unwrap();
+            extractor.map_into(black_box(&wave), &mut out).unwrap();
             black_box(&out);
         })
     });

@@ -49,7 +49,7 @@ impl Align {
 /// version, or by hand) loads with the paper's value for each missing field.
 ///
 /// Call [`FeatureConfig::validate`] on configs that come from users; [`crate::Mfcc::new`] and
-/// [`crate::features`] do so themselves.
+/// [`crate::FeatureExtractor::new`] do so themselves.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FeatureConfig {

@@ -18,7 +18,7 @@
 mod common;
 
 use serde_json::Value;
-use sermo_dsp::{FeatureConfig, PadMode, decode_file, features};
+use sermo_dsp::{FeatureConfig, FeatureExtractor, PadMode, decode_file};
 
 /// Stated bound for clips that are resampled (44.1, 16 and 8 kHz here).
 const RESAMPLED_BOUND: f64 = 2e-3;
@@ -55,7 +55,11 @@ fn measure() -> Vec<Row> {
                 pad_mode: mode,
                 ..Default::default()
             };
-            let got = features(&audio, &cfg).unwrap();
+            let got = FeatureExtractor::new(&cfg)
+                .unwrap()
+                .extract(&audio)
+                .unwrap()
+                .map;
             rows.push(Row {
                 clip: clip.to_owned(),
                 rate: fx["sample_rate"].as_u64().unwrap(),

@@ -1,9 +1,19 @@
-//! Resampling, windowing, the `features` pipeline end to end, and config serialisation.
+//! Resampling, windowing, the feature extractor end to end, and config serialisation.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use sermo_dsp::{
-    Audio, AugmentConfig, DspError, FeatureConfig, Mfcc, PadMode, features, resample, waveform,
+    Audio, AugmentConfig, DspError, FeatureConfig, FeatureExtractor, Mfcc, PadMode, resample,
 };
+
+/// The analysis window of `audio` under `cfg`, through the one extractor.
+fn waveform(audio: &Audio, cfg: &FeatureConfig) -> Result<Vec<f32>, DspError> {
+    FeatureExtractor::new(cfg)?.window(audio)
+}
+
+/// The raw map of `audio` under `cfg`, through the one extractor.
+fn features(audio: &Audio, cfg: &FeatureConfig) -> Result<Vec<f32>, DspError> {
+    Ok(FeatureExtractor::new(cfg)?.extract(audio)?.map)
+}
 
 fn sine(freq: f64, rate: u32, n: usize, phase_s: f64) -> Vec<f32> {
     (0..n)

@@ -11,6 +11,7 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use criterion::{Criterion, criterion_group, criterion_main};
 use sermo_model::SermoNetConfig;
+use sermo_model::dropout::HostMasks;
 use sermo_model::train::{Batch, TrainStep};
 
 fn inference(c: &mut Criterion) {
@@ -32,10 +33,10 @@ fn train_step(c: &mut Criterion) {
     // burn's device-drawn dropout masks, then sermo's host-drawn ones (what `sermo train` uses
     // on the CPU): the before and after of `sermo_model::dropout`.
     for host in [false, true] {
-        sermo_model::dropout::host_masks(host.then_some(0));
         let device = Device::flex().autodiff();
         device.seed(0);
-        let mut model = Some(SermoNetConfig::paper().init(&device));
+        let masks = host.then(|| HostMasks::new(0));
+        let mut model = Some(SermoNetConfig::paper().init(&device).with_host_masks(masks));
         let mut optim = SgdConfig::new()
             .with_momentum(Some(
                 MomentumConfig::new().with_momentum(0.9).with_dampening(0.0),
@@ -62,7 +63,6 @@ fn train_step(c: &mut Criterion) {
             },
         );
     }
-    sermo_model::dropout::host_masks(None);
 }
 
 criterion_group! {

@@ -14,6 +14,11 @@
 //! are widened to f32 when read, so inference is the same f32 computation on rounded weights).
 //! The scaler is always f32.
 //!
+//! Writing records the SHA-256 of the tensor data (everything after the header) under the
+//! metadata key [`SHA256_KEY`]; reading recomputes it, so a damaged or tampered file is an
+//! error, never a model that quietly predicts nonsense. Files written before the hash existed
+//! load as [`Seal::Missing`], which front ends report as a warning.
+//!
 //! Reading checks the format name and version, every tensor's presence, shape and dtype, and
 //! that the scaler matches the feature shape, so a corrupt, truncated or mismatched file is an
 //! error that says what is wrong, never a silently half-loaded model.
@@ -27,6 +32,7 @@ use burn_store::burn_pack::{self, Bytes, DType};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 use sermo_dsp::FeatureConfig;
+use sha2::{Digest, Sha256};
 
 use crate::{ModelError, Scaler, SermoNet, SermoNetConfig};
 
@@ -36,6 +42,18 @@ pub const FORMAT: &str = "sermo-model";
 pub const FORMAT_VERSION: u32 = 1;
 /// The metadata key that holds the JSON [`ArtifactMeta`].
 pub const META_KEY: &str = "sermo";
+/// The metadata key that holds the hex SHA-256 of the file's tensor data.
+pub const SHA256_KEY: &str = "sermo.tensors.sha256";
+
+/// Whether a loaded artifact's tensor data was checked against its recorded hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seal {
+    /// The file records the SHA-256 of its tensor data (the hex string), and the data matches.
+    Verified(String),
+    /// The file records no hash (written before sermo recorded one): its bytes could not be
+    /// checked.
+    Missing,
+}
 /// The RAVDESS emotions in the dataset's code order (01 … 08), which is also the paper's
 /// Table 1 order.
 pub const EMOTIONS: [&str; 8] = [
@@ -173,6 +191,25 @@ pub(crate) fn weight_mismatch(
         unused.len(),
         &unused[..unused.len().min(6)],
     ))
+}
+
+/// Hex SHA-256 of the tensor data of safetensors `bytes`: everything after the 8-byte header
+/// length and the header.
+fn tensor_sha256(bytes: &[u8]) -> Result<String, ModelError> {
+    let header_len = bytes
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| bad("not a readable safetensors file (no header length)"))?;
+    let data = 8usize
+        .checked_add(header_len)
+        .and_then(|start| bytes.get(start..))
+        .ok_or_else(|| bad("not a readable safetensors file (header past the end)"))?;
+    Ok(Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 fn bad(reason: impl Into<String>) -> ModelError {
@@ -343,20 +380,48 @@ impl Artifact {
             .map_err(|e| bad(format!("building tensor views: {e}")))?;
         let json = serde_json::to_string(&self.meta)
             .map_err(|e| bad(format!("encoding metadata: {e}")))?;
-        let metadata = HashMap::from([(META_KEY.to_string(), json)]);
+        let mut metadata = HashMap::from([(META_KEY.to_string(), json)]);
+        // The tensor data does not depend on the metadata: write once to hash it, then again
+        // with the hash recorded.
+        let unsealed = safetensors::serialize(views.clone(), Some(metadata.clone()))
+            .map_err(|e| bad(format!("writing safetensors: {e}")))?;
+        metadata.insert(SHA256_KEY.into(), tensor_sha256(&unsealed)?);
         safetensors::serialize(views, Some(metadata))
             .map_err(|e| bad(format!("writing safetensors: {e}")))
     }
 
-    /// Parses safetensors bytes written by [`Artifact::to_bytes`].
+    /// Parses safetensors bytes written by [`Artifact::to_bytes`], checking the recorded hash
+    /// of the tensor data when there is one (see [`Artifact::read`] to learn whether there was).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        Self::read(bytes).map(|(artifact, _)| artifact)
+    }
+
+    /// As [`Artifact::from_bytes`], also saying whether the tensor data was verified
+    /// ([`Seal::Verified`]) or the file records no hash ([`Seal::Missing`]).
+    ///
+    /// # Errors
+    /// [`ModelError::Artifact`] for an unreadable or inconsistent file, and for tensor data
+    /// whose SHA-256 differs from the recorded one (a damaged or altered file).
+    pub fn read(bytes: &[u8]) -> Result<(Self, Seal), ModelError> {
         let st = SafeTensors::deserialize(bytes)
             .map_err(|e| bad(format!("not a readable safetensors file ({e})")))?;
         let (_, header) = SafeTensors::read_metadata(bytes)
             .map_err(|e| bad(format!("not a readable safetensors file ({e})")))?;
-        let json = header
-            .metadata()
-            .as_ref()
+        let metadata = header.metadata().as_ref();
+        let seal = match metadata.and_then(|m| m.get(SHA256_KEY)) {
+            None => Seal::Missing,
+            Some(recorded) => {
+                let actual = tensor_sha256(bytes)?;
+                if !actual.eq_ignore_ascii_case(recorded) {
+                    return Err(bad(format!(
+                        "the tensor data is damaged or was altered: its SHA-256 is {actual}, \
+                         the file records {recorded}"
+                    )));
+                }
+                Seal::Verified(actual)
+            }
+        };
+        let json = metadata
             .and_then(|m| m.get(META_KEY))
             .ok_or_else(|| bad(format!("no {META_KEY:?} metadata: not a sermo model")))?;
         let probe: serde_json::Value =
@@ -410,7 +475,7 @@ impl Artifact {
             weights,
         };
         artifact.check()?;
-        Ok(artifact)
+        Ok((artifact, seal))
     }
 
     /// Number of trainable parameters (BatchNorm running statistics excluded).

@@ -1,56 +1,119 @@
-//! The one path from audio to label, used by the CLI, the wasm package and the tests alike.
+//! The one path from audio to label, used by the CLI (predict, eval, robustness, validation
+//! during training), the wasm package and the tests alike.
+
+use std::sync::{Mutex, PoisonError};
 
 use burn::tensor::{Device, Tensor, TensorData};
-use serde::{Deserialize, Serialize};
-use sermo_dsp::{Audio, FeatureConfig, Mfcc};
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeStruct, Serializer};
+use sermo_dsp::{Audio, FeatureConfig, FeatureExtractor, Features};
 
+use crate::input::{argmax, cross_entropy, model_input};
 use crate::{Artifact, ArtifactMeta, ModelError, Scaler, SermoNet};
 
+/// Maps per forward pass: keeps memory bounded when scoring thousands of maps.
+const BATCH: usize = 64;
+
 /// One classification.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialised (the CLI's `--json`, the npm package's `ClassifyResult`) as
+/// `{label, voiced, probabilities: {name: p, …}, probabilitiesArray: [p, …], logits: [l, …]}`,
+/// probabilities and logits in the artifact's label order.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
     /// The most probable label; `None` when the window holds no voice.
     pub label: Option<String>,
-    /// Probability per label, in the artifact's label order.
-    pub probabilities: Vec<f32>,
-    /// Raw network outputs, in the artifact's label order.
-    pub logits: Vec<f32>,
-    /// Whether the analysed window contains voice (energy above [`VOICE_FLOOR_DBFS`]).
+    /// Index of the most probable label, also for a window without voice (scoring uses it).
+    pub class: usize,
+    /// Whether the analysed window contains voice ([`sermo_dsp::is_voiced`]).
     pub voiced: bool,
+    /// Probability per label, in label order.
+    pub probabilities: Vec<f32>,
+    /// Raw network outputs, in label order.
+    pub logits: Vec<f32>,
+    /// The label names, in output order.
+    pub labels: Vec<String>,
 }
 
-/// Windows whose loudest 20 ms frame is quieter than this (dB relative to full scale) hold no
-/// voice: a sermo label for silence or room hum would be noise, so none is given.
-pub const VOICE_FLOOR_DBFS: f32 = -50.0;
+impl Prediction {
+    /// Cross-entropy of this prediction against class `target`.
+    pub fn loss(&self, target: usize) -> f64 {
+        cross_entropy(&self.logits, target)
+    }
+}
 
-/// Whether a 48 kHz window has a 20 ms frame louder than [`VOICE_FLOOR_DBFS`].
-pub fn is_voiced(samples: &[f32], sample_rate: u32) -> bool {
-    let frame = (sample_rate as usize / 50).max(1);
-    let floor = 10f32.powf(VOICE_FLOOR_DBFS / 20.0);
-    samples.chunks(frame).any(|c| {
-        let power = c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32;
-        power.sqrt() > floor
-    })
+impl Serialize for Prediction {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// `{name: p}` in label order.
+        struct Named<'a>(&'a [String], &'a [f32]);
+        impl Serialize for Named<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(self.0.len()))?;
+                for (name, p) in self.0.iter().zip(self.1) {
+                    map.serialize_entry(name, p)?;
+                }
+                map.end()
+            }
+        }
+        let mut s = serializer.serialize_struct("Prediction", 5)?;
+        s.serialize_field("label", &self.label)?;
+        s.serialize_field("voiced", &self.voiced)?;
+        s.serialize_field("probabilities", &Named(&self.labels, &self.probabilities))?;
+        s.serialize_field("probabilitiesArray", &self.probabilities)?;
+        s.serialize_field("logits", &self.logits)?;
+        s.end()
+    }
+}
+
+/// Milliseconds spent in each stage of one classification.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timings {
+    /// Resampling, window, MFCC.
+    pub features_ms: f64,
+    /// Scaling, the network and reading the result back.
+    pub inference_ms: f64,
 }
 
 /// Audio in, emotion out: the artifact's feature pipeline, scaler and network on one device.
+///
+/// Every method takes `&self`: the feature extractor's scratch space sits behind a lock that is
+/// held only while one clip's features are computed (never across an `await`), so one
+/// classifier serves interleaved calls.
 pub struct Classifier {
     model: SermoNet,
     device: Device,
     meta: ArtifactMeta,
     scaler: Scaler,
-    mfcc: Mfcc,
+    extractor: Mutex<FeatureExtractor>,
 }
 
 impl Classifier {
     /// Builds the network of `artifact` on `device`, in evaluation mode.
     pub fn new(artifact: &Artifact, device: &Device) -> Result<Self, ModelError> {
+        Self::from_parts(
+            artifact.build(device)?,
+            artifact.meta.clone(),
+            artifact.scaler.clone(),
+            device,
+        )
+    }
+
+    /// A classifier over a network already on `device` (in evaluation mode: `model.valid()`),
+    /// as training validates its current weights.
+    pub fn from_parts(
+        model: SermoNet,
+        meta: ArtifactMeta,
+        scaler: Scaler,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        scaler.check(meta.model.n_mfcc * meta.model.n_frames)?;
         Ok(Self {
-            model: artifact.build(device)?,
+            extractor: Mutex::new(FeatureExtractor::new(&meta.features)?),
+            model,
             device: device.clone(),
-            meta: artifact.meta.clone(),
-            scaler: artifact.scaler.clone(),
-            mfcc: Mfcc::new(&artifact.meta.features)?,
+            meta,
+            scaler,
         })
     }
 
@@ -79,40 +142,30 @@ impl Classifier {
         &self.model
     }
 
-    /// The standardised MFCC map of a clip and whether its window is voiced: resampled,
-    /// windowed and transformed exactly as in training.
-    pub fn features(&mut self, audio: &Audio) -> Result<(Vec<f32>, bool), ModelError> {
-        let cfg = &self.meta.features;
-        let wave = sermo_dsp::waveform(audio, cfg)?;
-        let voiced = is_voiced(&wave, cfg.sample_rate);
-        let mut map = vec![0f32; cfg.n_mfcc * self.mfcc.n_frames(wave.len())];
-        self.mfcc.compute(&wave, &mut map)?;
-        self.scaler.apply(&mut map)?;
-        Ok((map, voiced))
+    /// The raw MFCC map of a clip and whether its window is voiced: resampled, windowed and
+    /// transformed exactly as in training (scaling happens in [`Classifier::predict`]).
+    pub fn features(&self, audio: &Audio) -> Result<Features, ModelError> {
+        let mut extractor = self
+            .extractor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(extractor.extract(audio)?)
     }
 
-    /// Stacks standardised maps into the network's input `[batch, 1, n_mfcc, n_frames]`.
-    fn input(&self, maps: &[Vec<f32>]) -> Result<Tensor<4>, ModelError> {
-        let [h, w] = [self.meta.model.n_mfcc, self.meta.model.n_frames];
-        let mut flat = Vec::with_capacity(maps.len() * h * w);
-        for map in maps {
-            if map.len() != h * w {
-                return Err(ModelError::Shape(format!(
-                    "a feature map has {} values, the network takes {h}×{w}",
-                    map.len()
-                )));
-            }
-            flat.extend_from_slice(map);
-        }
-        let data = TensorData::new(flat, [maps.len(), 1, h, w]);
-        Ok(Tensor::from_data(data, &self.device))
+    /// Logits and probabilities of up to [`BATCH`] raw maps, still on the device.
+    fn forward(&self, features: &[Features]) -> Result<(Tensor<2>, Tensor<2>), ModelError> {
+        let shape = [self.meta.model.n_mfcc, self.meta.model.n_frames];
+        let maps = features.iter().map(|f| f.map.as_slice());
+        Ok(self
+            .model
+            .infer(model_input(maps, &self.scaler, shape, &self.device)?))
     }
 
     fn predictions(
         &self,
+        features: &[Features],
         logits: TensorData,
         probabilities: TensorData,
-        voiced: &[bool],
     ) -> Result<Vec<Prediction>, ModelError> {
         let read = |d: TensorData| {
             d.try_to_vec::<f32>()
@@ -123,72 +176,85 @@ impl Classifier {
         Ok(logits
             .chunks(classes)
             .zip(probabilities.chunks(classes))
-            .zip(voiced)
-            .map(|((l, p), &voiced)| {
-                let best = p
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map(|(i, _)| i)
-                    .unwrap_or(0);
+            .zip(features)
+            .map(|((l, p), f)| {
+                let class = argmax(l);
                 Prediction {
-                    label: voiced.then(|| self.meta.labels[best].clone()),
+                    label: f.voiced.then(|| self.meta.labels[class].clone()),
+                    class,
+                    voiced: f.voiced,
                     probabilities: p.to_vec(),
                     logits: l.to_vec(),
-                    voiced,
+                    labels: self.meta.labels.clone(),
                 }
             })
             .collect())
     }
 
-    /// Classifies standardised maps (from [`Classifier::features`]); synchronous read-back,
-    /// for native backends.
-    pub fn predict_maps(
-        &self,
-        maps: &[Vec<f32>],
-        voiced: &[bool],
-    ) -> Result<Vec<Prediction>, ModelError> {
-        let (logits, probabilities) = self.model.infer(self.input(maps)?);
-        let read = |t: Tensor<2>| {
-            t.try_into_data()
-                .map_err(|e| ModelError::Backend(format!("{e:?}")))
-        };
-        self.predictions(read(logits)?, read(probabilities)?, voiced)
+    /// Classifies raw maps (from [`Classifier::features`], or a feature cache), in batches;
+    /// synchronous read-back, for native backends.
+    pub fn predict(&self, features: &[Features]) -> Result<Vec<Prediction>, ModelError> {
+        let mut out = Vec::with_capacity(features.len());
+        for chunk in features.chunks(BATCH) {
+            let (logits, probabilities) = self.forward(chunk)?;
+            let read = |t: Tensor<2>| {
+                t.try_into_data()
+                    .map_err(|e| ModelError::Backend(format!("{e:?}")))
+            };
+            out.extend(self.predictions(chunk, read(logits)?, read(probabilities)?)?);
+        }
+        Ok(out)
     }
 
-    /// As [`Classifier::predict_maps`], with asynchronous read-back: the only kind WebGPU in
-    /// a browser allows.
-    pub async fn predict_maps_async(
+    /// As [`Classifier::predict`], with asynchronous read-back: the only kind WebGPU in a
+    /// browser allows.
+    pub async fn predict_async(
         &self,
-        maps: &[Vec<f32>],
-        voiced: &[bool],
+        features: &[Features],
     ) -> Result<Vec<Prediction>, ModelError> {
-        let (logits, probabilities) = self.model.infer(self.input(maps)?);
-        let logits = logits
-            .into_data_async()
-            .await
-            .map_err(|e| ModelError::Backend(format!("{e:?}")))?;
-        let probabilities = probabilities
-            .into_data_async()
-            .await
-            .map_err(|e| ModelError::Backend(format!("{e:?}")))?;
-        self.predictions(logits, probabilities, voiced)
+        let mut out = Vec::with_capacity(features.len());
+        for chunk in features.chunks(BATCH) {
+            let (logits, probabilities) = self.forward(chunk)?;
+            let logits = logits
+                .into_data_async()
+                .await
+                .map_err(|e| ModelError::Backend(format!("{e:?}")))?;
+            let probabilities = probabilities
+                .into_data_async()
+                .await
+                .map_err(|e| ModelError::Backend(format!("{e:?}")))?;
+            out.extend(self.predictions(chunk, logits, probabilities)?);
+        }
+        Ok(out)
     }
 
     /// Classifies one clip (synchronous; native backends).
-    pub fn classify(&mut self, audio: &Audio) -> Result<Prediction, ModelError> {
-        let (map, voiced) = self.features(audio)?;
-        self.predict_maps(&[map], &[voiced])?
-            .pop()
-            .ok_or_else(|| ModelError::Backend("no prediction came back".into()))
+    pub fn classify(&self, audio: &Audio) -> Result<Prediction, ModelError> {
+        let features = self.features(audio)?;
+        one(self.predict(std::slice::from_ref(&features))?)
     }
 
-    /// Classifies one clip with asynchronous read-back (browsers).
-    pub async fn classify_async(&mut self, audio: &Audio) -> Result<Prediction, ModelError> {
-        let (map, voiced) = self.features(audio)?;
-        self.predict_maps_async(&[map], &[voiced])
-            .await?
-            .pop()
-            .ok_or_else(|| ModelError::Backend("no prediction came back".into()))
+    /// Classifies one clip with asynchronous read-back (browsers), timing its two stages with
+    /// `clock` (milliseconds; `performance.now` in a page).
+    pub async fn classify_async(
+        &self,
+        audio: &Audio,
+        clock: impl Fn() -> f64,
+    ) -> Result<(Prediction, Timings), ModelError> {
+        let t0 = clock();
+        let features = self.features(audio)?;
+        let t1 = clock();
+        let prediction = one(self.predict_async(std::slice::from_ref(&features)).await?)?;
+        let timings = Timings {
+            features_ms: t1 - t0,
+            inference_ms: clock() - t1,
+        };
+        Ok((prediction, timings))
     }
+}
+
+fn one(mut predictions: Vec<Prediction>) -> Result<Prediction, ModelError> {
+    predictions
+        .pop()
+        .ok_or_else(|| ModelError::Backend("no prediction came back".into()))
 }

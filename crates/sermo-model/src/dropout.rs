@@ -4,29 +4,49 @@
 //! and a ChaCha generator on one thread; training this model on the CPU spends about a fifth of
 //! every step there (perf, docs/benchmarks.md). [`Dropout`] wraps burn's module and behaves
 //! exactly like it — only while training on an autodiff device, keep each element with
-//! probability 1 − p and scale the kept ones by 1 / (1 − p) — but once [`host_masks`] is
-//! switched on, the scaled mask is made on the host from a xoshiro256++ stream (about 1 ns per
-//! element) and multiplied in once.
+//! probability 1 − p and scale the kept ones by 1 / (1 − p) — but when it holds a
+//! [`HostMasks`] stream, the scaled mask is made on the host from a xoshiro256++ stream (about
+//! 1 ns per element) and multiplied in once.
 //!
 //! The host source suits the CPU backend, where the "upload" is a copy; GPU backends keep
-//! drawing on the device, the default. The stream is process-wide and seeded explicitly
-//! (`sermo train` reseeds it every epoch), so masks are reproducible run to run as long as the
-//! forward passes happen in the same order.
+//! drawing on the device, the default. The stream is explicit: the trainer creates one
+//! [`HostMasks`], hands it to the network ([`crate::SermoNet::with_host_masks`]) and reseeds it
+//! every epoch, so masks are reproducible run to run as long as the forward passes happen in
+//! the same order. Every dropout of one network shares the stream (its clones too, such as the
+//! copies on other devices in data-parallel training).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use burn::module::Module;
 use burn::nn::DropoutConfig;
 use burn::tensor::{Tensor, TensorData};
 
-/// The host mask stream: `None` until [`host_masks`] switches it on.
-static HOST: Mutex<Option<Xoshiro256pp>> = Mutex::new(None);
+/// A seeded stream of host-drawn dropout masks, shared by the dropouts it is given to.
+#[derive(Debug, Clone)]
+pub struct HostMasks(Arc<Mutex<Xoshiro256pp>>);
 
-/// Switches host-drawn dropout masks on, seeded with `seed`, or (with `None`) back off, so that
-/// masks are drawn on the tensor's device by burn. Applies to every [`Dropout`] in the process.
-pub fn host_masks(seed: Option<u64>) {
-    let mut host = HOST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    *host = seed.map(Xoshiro256pp::new);
+impl HostMasks {
+    /// A stream seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(Arc::new(Mutex::new(Xoshiro256pp::new(seed))))
+    }
+
+    /// Restarts the stream from `seed` (the trainer does this at every epoch, so a resumed run
+    /// draws what an uninterrupted one would).
+    pub fn reseed(&self, seed: u64) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Xoshiro256pp::new(seed);
+    }
+
+    fn scaled_mask(&self, n: usize, keep: f64) -> Vec<f32> {
+        let mut rng = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        rng.scaled_mask(n, keep)
+    }
 }
 
 /// Dropout with an optional host-side mask source; see the module documentation.
@@ -34,13 +54,18 @@ pub fn host_masks(seed: Option<u64>) {
 pub struct Dropout {
     /// burn's dropout: its probability, its training flag and the device-side path.
     pub inner: burn::nn::Dropout,
+    /// Where masks come from while training: `None` draws them on the device (burn's way).
+    #[module(skip)]
+    pub host: Option<HostMasks>,
 }
 
 impl Dropout {
-    /// Dropout with probability `prob` (must be in `[0, 1)`, checked by the model config).
+    /// Dropout with probability `prob` (must be in `[0, 1)`, checked by the model config),
+    /// drawing its masks on the device.
     pub fn new(prob: f64) -> Self {
         Self {
             inner: DropoutConfig::new(prob).init(),
+            host: None,
         }
     }
 
@@ -53,14 +78,11 @@ impl Dropout {
         if !active {
             return input;
         }
-        let mut host = HOST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(rng) = host.as_mut() else {
-            drop(host);
+        let Some(host) = &self.host else {
             return self.inner.forward(input);
         };
         let shape = input.shape();
-        let mask = rng.scaled_mask(shape.num_elements(), 1.0 - prob);
-        drop(host);
+        let mask = host.scaled_mask(shape.num_elements(), 1.0 - prob);
         let mask = Tensor::<D>::from_data(TensorData::new(mask, shape), &input.device());
         input * mask
     }

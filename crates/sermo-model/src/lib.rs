@@ -7,7 +7,10 @@
 //!   encoder over a 40×282 MFCC map, concatenated into one linear layer (8 logits).
 //! - [`Artifact`]: one safetensors file with weights, feature scaler, labels, feature and model
 //!   configs, and provenance; [`Artifact::average`] averages the weights of one run's epochs.
-//! - [`Classifier`]: audio in, label and probabilities out — the one path every front end uses.
+//! - [`Classifier`]: audio in, label and probabilities out — the one path every front end, the
+//!   evaluation commands and validation during training use; [`Prediction`] is the one result
+//!   type (serialised the same by the CLI's `--json` and the npm package).
+//! - [`model_input`]: raw maps → standardised network input; [`argmax`]: logits → class.
 //! - feature `train`: burn's `TrainStep`/`InferenceStep` for the network.
 //! - feature `pytorch`: [`import_state_dict`] for `torch.save(state_dict)` files.
 
@@ -18,6 +21,7 @@ mod config;
 pub mod dropout;
 mod encoder;
 mod error;
+mod input;
 mod model;
 mod scaler;
 
@@ -28,13 +32,14 @@ pub mod train;
 
 pub use artifact::{
     Accuracy, Artifact, ArtifactMeta, EMOTIONS, FORMAT, FORMAT_VERSION, META_KEY, Precision,
-    Provenance, StoredTensor,
+    Provenance, SHA256_KEY, Seal, StoredTensor,
 };
-pub use classifier::{Classifier, Prediction, VOICE_FLOOR_DBFS, is_voiced};
+pub use classifier::{Classifier, Prediction, Timings};
 pub use config::SermoNetConfig;
 pub use encoder::{EncoderLayer, SelfAttention, TransformerEncoder};
 pub use error::ModelError;
 #[cfg(feature = "pytorch")]
 pub use import::import_state_dict;
+pub use input::{argmax, cross_entropy, model_input};
 pub use model::{ConvBlock, SermoNet};
 pub use scaler::Scaler;

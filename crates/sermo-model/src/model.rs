@@ -9,7 +9,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
 use crate::config::SermoNetConfig;
-use crate::dropout::Dropout;
+use crate::dropout::{Dropout, HostMasks};
 use crate::encoder::TransformerEncoder;
 
 /// One CNN block: `[Conv 3×3 pad 1 → BatchNorm → ReLU → MaxPool → Dropout] × 3`.
@@ -128,6 +128,19 @@ impl SermoNet {
             .squeeze_dim::<2>(1); // [B, 40]
         let embedding = Tensor::cat(vec![spatial1, spatial2, temporal], 1); // [B, 1064]
         self.fc1_linear.forward(embedding) // [B, 8]
+    }
+
+    /// The same network with every dropout drawing its training masks from `masks` (host
+    /// masks, for the CPU backend), or on the device with `None` (burn's way, the default).
+    pub fn with_host_masks(mut self, masks: Option<HostMasks>) -> Self {
+        for block in [&mut self.conv2d_block1, &mut self.conv2d_block2] {
+            block.dropout.host = masks.clone();
+        }
+        for layer in &mut self.transformer_encoder.layers {
+            layer.dropout.host = masks.clone();
+            layer.self_attn.dropout.host = masks.clone();
+        }
+        self
     }
 
     /// Logits and class probabilities (softmax over the last axis).

@@ -2,8 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use burn::tensor::{Device, Distribution, Tensor};
+use std::path::PathBuf;
+
 use sermo_model::{
-    Artifact, ArtifactMeta, Classifier, ModelError, Precision, Provenance, Scaler, SermoNetConfig,
+    Artifact, ArtifactMeta, Classifier, ModelError, Precision, Provenance, SHA256_KEY, Scaler,
+    Seal, SermoNetConfig,
 };
 
 fn artifact() -> Artifact {
@@ -129,7 +132,7 @@ fn rejects_garbage_truncation_and_mismatch() {
 fn classifier_turns_audio_into_a_distribution() {
     let device = Device::flex();
     let a = artifact();
-    let mut clf = Classifier::new(&a, &device).unwrap();
+    let clf = Classifier::new(&a, &device).unwrap();
     let samples: Vec<f32> = (0..48_000 * 4)
         .map(|i| 0.3 * (i as f32 * 0.05).sin())
         .collect();
@@ -146,4 +149,113 @@ fn classifier_turns_audio_into_a_distribution() {
         !p.voiced && p.label.is_none(),
         "silence must not get an emotion"
     );
+}
+
+/// Where the tensor data of safetensors `bytes` begins.
+fn data_start(bytes: &[u8]) -> usize {
+    8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize
+}
+
+#[test]
+fn the_tensor_data_is_sealed_and_checked_on_every_load() {
+    let bytes = artifact().to_bytes().unwrap();
+    let (_, seal) = Artifact::read(&bytes).unwrap();
+    assert!(
+        matches!(seal, Seal::Verified(ref h) if h.len() == 64),
+        "{seal:?}"
+    );
+
+    // Any changed byte of the tensor data is an error that says so, wherever it falls.
+    let start = data_start(&bytes);
+    for (k, at) in [
+        start,
+        start + 1234,
+        (start + bytes.len()) / 2,
+        bytes.len() - 1,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 1 << (k % 8);
+        let e = message(Artifact::from_bytes(&damaged).unwrap_err());
+        assert!(e.contains("damaged or was altered"), "byte {at}: {e}");
+    }
+
+    // A file written before the hash existed still loads, and says it could not be checked.
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut metadata = header.metadata().clone().unwrap();
+    assert!(metadata.remove(SHA256_KEY).is_some());
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let old = safetensors::serialize(st.tensors(), Some(metadata)).unwrap();
+    let (loaded, seal) = Artifact::read(&old).unwrap();
+    assert_eq!(seal, Seal::Missing);
+    assert_eq!(loaded, artifact());
+    // Rewriting it adds the hash without touching the tensor data.
+    let rewritten = loaded.to_bytes().unwrap();
+    assert_eq!(
+        &rewritten[data_start(&rewritten)..],
+        &old[data_start(&old)..]
+    );
+    assert!(matches!(
+        Artifact::read(&rewritten).unwrap().1,
+        Seal::Verified(_)
+    ));
+}
+
+/// Probabilities of the shipped models for tests/fixtures/audio/speech-48000hz-pcm16-mono.wav,
+/// recorded from the files as shipped before they carried a hash (the hash was added without
+/// changing a weight: these must not move).
+const SHIPPED_PROBABILITIES: [(&str, [f32; 8]); 2] = [
+    (
+        "default",
+        [
+            2.6706903e-6,
+            3.5938372e-6,
+            8.1053195e-6,
+            4.1127994e-5,
+            0.9967714,
+            2.060594e-5,
+            0.0031430798,
+            9.516089e-6,
+        ],
+    ),
+    (
+        "paper",
+        [
+            1.1766738e-17,
+            0.00020683868,
+            0.000106388194,
+            0.0710034,
+            0.9247779,
+            4.7424514e-6,
+            0.0039007056,
+            6.8951707e-9,
+        ],
+    ),
+];
+
+#[test]
+fn shipped_models_load_verified_and_predict_as_they_always_did() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let clip =
+        sermo_dsp::decode_file(root.join("tests/fixtures/audio/speech-48000hz-pcm16-mono.wav"))
+            .unwrap();
+    for (name, expected) in SHIPPED_PROBABILITIES {
+        let bytes = std::fs::read(root.join(format!("models/{name}.safetensors"))).unwrap();
+        let (artifact, seal) = Artifact::read(&bytes).unwrap();
+        let p = Classifier::new(&artifact, &Device::flex())
+            .unwrap()
+            .classify(&clip)
+            .unwrap();
+        eprintln!("{name}: {:?}", p.probabilities);
+        assert!(matches!(seal, Seal::Verified(_)), "{name}: {seal:?}");
+        for (got, want) in p.probabilities.iter().zip(expected) {
+            assert!(
+                (got - want).abs() <= 1e-6,
+                "{name}: {:?} vs {expected:?}",
+                p.probabilities
+            );
+        }
+    }
 }

@@ -8,29 +8,27 @@
 //!   and falls back to burn's Flex CPU backend, recording why — also when the only adapter is a
 //!   software one (SwiftShader), which is slower than the CPU backend; `"webgpu"` and `"cpu"`
 //!   force one.
-//! - Read-back is asynchronous only ([`sermo_model::Classifier::predict_maps_async`]), the only
+//! - Read-back is asynchronous only ([`sermo_model::Classifier::classify_async`]), the only
 //!   kind WebGPU in a browser allows; the CPU backend takes the same path.
-//! - Calls to `classify` on one classifier run one after another, in call order.
+//! - The result is [`sermo_model::Prediction`] serialised as the CLI's `--json` serialises it,
+//!   plus the backend and the timings: one shape, declared once for TypeScript below.
 //!
 //! It is meant to run inside a Web Worker (the npm package `sermo` does that), so that feature
 //! extraction and inference never block a page.
 
 mod backend;
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::tensor::Device;
 use js_sys::{Float32Array, Function, Promise, Reflect, Uint8Array};
-use sermo_dsp::{Audio, FeatureConfig};
-use sermo_model::{Artifact, Prediction};
+use serde::Serialize;
+use sermo_dsp::{Audio, FeatureConfig, FeatureExtractor, audio::MAX_SAMPLE_RATE};
+use sermo_model::{Artifact, Prediction, Seal, Timings};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{JsFuture, future_to_promise};
+use wasm_bindgen_futures::future_to_promise;
 
 pub use backend::{Backend, Preference};
-
-/// Highest sample rate accepted from JavaScript, in Hz (as `sermo_dsp::decode`).
-const MAX_SAMPLE_RATE: f64 = 384_000.0;
 
 /// The global property that holds the last panic message.
 ///
@@ -53,26 +51,48 @@ pub fn start() {
     }));
 }
 
-#[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &str = r#"
-/** One classification, as `Classifier.classify` resolves it. */
+/// The one TypeScript declaration of a classification: wasm-bindgen writes it into the
+/// module's `.d.ts`; the npm package's `index.d.ts` carries a word-for-word copy (so users need
+/// not read the generated declarations), which web/tests/package.test.mjs compares with the
+/// generated one. A test below checks it against what [`ClassifyResult`] serialises.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+const CLASSIFY_RESULT_TS: &str = r#"
+/** One classification, as `Classifier.classify` resolves it (`sermo predict --json` gives the same fields but `backend` and `timings`). */
 export interface ClassifyResult {
-  /** The most probable emotion; `null` when the window holds no voice. */
+  /** The most probable emotion; null when the window holds no voice. */
   label: string | null;
-  /** Probability per label name. */
+  /** Whether the analysed window holds voice (a 20 ms frame louder than -50 dBFS). */
+  voiced: boolean;
+  /** Probability per label. */
   probabilities: Record<string, number>;
   /** Probabilities in label order (`Classifier.labels`). */
   probabilitiesArray: number[];
   /** Raw network outputs in label order. */
   logits: number[];
-  /** Whether the analysed window holds voice. */
-  voiced: boolean;
   /** "webgpu" or "cpu". */
-  backend: string;
-  /** Milliseconds spent on features (resampling, window, MFCC, scaling) and on the network. */
-  timings: { featuresMs: number; inferenceMs: number };
+  backend: "webgpu" | "cpu";
+  /** Milliseconds spent in the worker on features (resample, window, MFCC) and on the network (scaling included). */
+  timings: {
+    featuresMs: number;
+    inferenceMs: number;
+    /** Milliseconds of the whole call inside the worker (`classify` only; added by the package's worker). */
+    workerMs?: number;
+  };
 }
 "#;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = CLASSIFY_RESULT_TS;
+
+/// What `classify` resolves to: the prediction as the CLI serialises it, where it ran, how long
+/// each stage took.
+#[derive(Serialize)]
+struct ClassifyResult<'a> {
+    #[serde(flatten)]
+    prediction: &'a Prediction,
+    backend: &'static str,
+    timings: Timings,
+}
 
 fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
@@ -102,9 +122,10 @@ fn report(on_status: Option<&Function>, message: &str) {
     }
 }
 
-/// Checks a JavaScript sample rate: a whole number of Hz in 1..=384000.
+/// Checks a JavaScript sample rate: a whole number of Hz in 1..=[`MAX_SAMPLE_RATE`] (the
+/// decoder's limit).
 fn sample_rate(rate: f64) -> Result<u32, String> {
-    if (1.0..=MAX_SAMPLE_RATE).contains(&rate) && rate.fract() == 0.0 {
+    if (1.0..=f64::from(MAX_SAMPLE_RATE)).contains(&rate) && rate.fract() == 0.0 {
         Ok(rate as u32)
     } else {
         Err(format!(
@@ -118,10 +139,11 @@ fn sample_rate(rate: f64) -> Result<u32, String> {
 /// numbers before anyone relies on it.
 async fn build(artifact: &Artifact, device: &Device) -> Result<sermo_model::Classifier, String> {
     let classifier = sermo_model::Classifier::new(artifact, device).map_err(|e| e.to_string())?;
-    let [h, w] = [artifact.meta.model.n_mfcc, artifact.meta.model.n_frames];
+    let silence = Audio::new(vec![0.0; 1], artifact.meta.features.sample_rate);
     let probe = classifier
-        .predict_maps_async(&[vec![0.0; h * w]], &[false])
+        .classify_async(&silence, || 0.0)
         .await
+        .map(|(p, _)| vec![p])
         .map_err(|e| e.to_string())?;
     let finite = probe.iter().all(|p| {
         p.logits
@@ -151,17 +173,15 @@ fn model_info(artifact: &Artifact) -> String {
 }
 
 struct Inner {
-    /// Taken out for the length of a classification (which awaits the GPU), put back after.
-    model: RefCell<Option<sermo_model::Classifier>>,
+    model: sermo_model::Classifier,
     labels: Vec<String>,
     backend: Backend,
     fallback_reason: Option<String>,
     adapter: Option<String>,
     model_info: String,
     feature_config: String,
-    /// Settles when the most recently queued classification has finished: each call waits
-    /// for the one before it, so calls never interleave on the shared feature buffers.
-    tail: RefCell<Promise>,
+    /// Why the model's bytes could not be checked (an artifact without a recorded hash).
+    warning: Option<String>,
 }
 
 /// A speech emotion classifier: a sermo model artifact on WebGPU or the CPU.
@@ -194,7 +214,15 @@ impl Classifier {
             .parse()
             .map_err(|e: String| JsError::new(&e))?;
         report(on_status, "reading the model");
-        let artifact = Artifact::from_bytes(&artifact.to_vec()).map_err(js_err)?;
+        let (artifact, seal) = Artifact::read(&artifact.to_vec()).map_err(js_err)?;
+        let warning = (seal == Seal::Missing).then(|| {
+            "the model records no SHA-256 of its weights (written before sermo recorded one), \
+             so damage to its bytes cannot be detected"
+                .to_string()
+        });
+        if let Some(w) = &warning {
+            report(on_status, &format!("warning: {w}"));
+        }
 
         let mut fallback_reason = None;
         if preference != Preference::Cpu {
@@ -224,6 +252,7 @@ impl Classifier {
                         Backend::WebGpu,
                         None,
                         Some(adapter),
+                        warning,
                     ));
                 }
                 Err(reason) if preference == Preference::Auto => fallback_reason = Some(reason),
@@ -240,6 +269,7 @@ impl Classifier {
             Backend::Cpu,
             fallback_reason,
             None,
+            warning,
         ))
     }
 
@@ -249,21 +279,29 @@ impl Classifier {
         backend: Backend,
         fallback_reason: Option<String>,
         adapter: Option<String>,
+        warning: Option<String>,
     ) -> Classifier {
         let feature_config =
             serde_json::to_string(&artifact.meta.features).unwrap_or_else(|_| "{}".into());
         Classifier {
             inner: Rc::new(Inner {
                 labels: model.labels().to_vec(),
-                model: RefCell::new(Some(model)),
+                model,
                 backend,
                 fallback_reason,
                 adapter,
                 model_info: model_info(artifact),
                 feature_config,
-                tail: RefCell::new(Promise::resolve(&JsValue::UNDEFINED)),
+                warning,
             }),
         }
+    }
+
+    /// A warning about the model (an older artifact whose bytes could not be verified);
+    /// `undefined` when there is none.
+    #[wasm_bindgen(getter)]
+    pub fn warning(&self) -> Option<String> {
+        self.inner.warning.clone()
     }
 
     /// The backend in use: `"webgpu"` or `"cpu"`.
@@ -319,79 +357,27 @@ impl Classifier {
         let rate = sample_rate(sample_rate_hz).map_err(|e| JsError::new(&e))?;
         let audio = Audio::new(samples.to_vec(), rate);
         let inner = Rc::clone(&self.inner);
-
-        let mut resolve: Option<Function> = None;
-        let done = Promise::new(&mut |res, _rej| resolve = Some(res));
-        let previous = inner.tail.replace(done);
-
         Ok(future_to_promise(async move {
-            // The previous call's promise only ever resolves.
-            let _ = JsFuture::from(previous).await;
-            let result = classify(&inner, &audio).await;
-            if let Some(resolve) = resolve {
-                let _ = resolve.call0(&JsValue::UNDEFINED);
-            }
-            result.map_err(JsValue::from)
+            let (prediction, timings) = inner
+                .model
+                .classify_async(&audio, now_ms)
+                .await
+                .map_err(|e| JsValue::from(js_err(e)))?;
+            let result = ClassifyResult {
+                prediction: &prediction,
+                backend: inner.backend.name(),
+                timings,
+            };
+            to_js(&result).map_err(JsValue::from)
         }))
     }
 }
 
-/// Features, then the network with asynchronous read-back: the body of
-/// [`sermo_model::Classifier::classify_async`], timed in two parts. The calls are queued
-/// (see `Inner::tail`), so the model is always there to take.
-async fn classify(inner: &Inner, audio: &Audio) -> Result<JsValue, JsError> {
-    let mut model = inner
-        .model
-        .borrow_mut()
-        .take()
-        .ok_or_else(|| JsError::new("the classifier is busy"))?;
-    let result = classify_with(&mut model, inner.backend, audio).await;
-    *inner.model.borrow_mut() = Some(model);
-    result
-}
-
-async fn classify_with(
-    model: &mut sermo_model::Classifier,
-    backend: Backend,
-    audio: &Audio,
-) -> Result<JsValue, JsError> {
-    let t0 = now_ms();
-    let (map, voiced) = model.features(audio).map_err(js_err)?;
-    let t1 = now_ms();
-    let prediction = model
-        .predict_maps_async(&[map], &[voiced])
-        .await
-        .map_err(js_err)?
-        .pop()
-        .ok_or_else(|| JsError::new("no prediction came back"))?;
-    let t2 = now_ms();
-    result_object(&prediction, model.labels(), backend, [t1 - t0, t2 - t1])
-}
-
-/// The plain object `classify` resolves to, built as JSON and parsed once: one call into
-/// JavaScript instead of one per field.
-fn result_object(
-    p: &Prediction,
-    labels: &[String],
-    backend: Backend,
-    [features_ms, inference_ms]: [f64; 2],
-) -> Result<JsValue, JsError> {
-    let probabilities: serde_json::Map<String, serde_json::Value> = labels
-        .iter()
-        .zip(&p.probabilities)
-        .map(|(name, &value)| (name.clone(), serde_json::json!(f64::from(value))))
-        .collect();
-    let widen = |values: &[f32]| values.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
-    let json = serde_json::json!({
-        "label": p.label,
-        "probabilities": probabilities,
-        "probabilitiesArray": widen(&p.probabilities),
-        "logits": widen(&p.logits),
-        "voiced": p.voiced,
-        "backend": backend.name(),
-        "timings": { "featuresMs": features_ms, "inferenceMs": inference_ms },
-    });
-    js_sys::JSON::parse(&json.to_string()).map_err(|_| JsError::new("cannot build the result"))
+/// A plain JavaScript object, built as JSON and parsed once: one call into JavaScript instead
+/// of one per field.
+fn to_js(value: &impl Serialize) -> Result<JsValue, JsError> {
+    let json = serde_json::to_string(value).map_err(js_err)?;
+    js_sys::JSON::parse(&json).map_err(|_| JsError::new("cannot build the result"))
 }
 
 /// The MFCC map of mono audio (`[n_mfcc, n_frames]`, row-major; 40 × 282 for the paper's
@@ -411,13 +397,100 @@ pub fn mfcc(
     };
     let rate = sample_rate(sample_rate_hz).map_err(|e| JsError::new(&e))?;
     let audio = Audio::new(samples.to_vec(), rate);
-    let map = sermo_dsp::features(&audio, &cfg).map_err(js_err)?;
-    Ok(Float32Array::from(map.as_slice()))
+    let features = FeatureExtractor::new(&cfg)
+        .and_then(|mut extractor| extractor.extract(&audio))
+        .map_err(js_err)?;
+    Ok(Float32Array::from(features.map.as_slice()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A declared field and whether it is optional.
+    type Field = (String, bool);
+
+    /// The field names of the TypeScript interface `name` in [`TS_TYPES`], each with whether it
+    /// is optional (`?`), for the top level and for the one nested object `nested`, as
+    /// [`CLASSIFY_RESULT_TS`] declares them.
+    fn ts_fields(name: &str, nested: &str) -> (Vec<Field>, Vec<Field>) {
+        let body = CLASSIFY_RESULT_TS
+            .split(&format!("export interface {name} {{"))
+            .nth(1)
+            .unwrap_or_default();
+        let (mut top, mut inner) = (Vec::new(), Vec::new());
+        let mut depth = 0;
+        for line in body.lines().map(str::trim) {
+            if line.starts_with("/**") || line.is_empty() {
+                continue;
+            }
+            if line.starts_with('}') {
+                if depth == 0 {
+                    break;
+                }
+                depth -= 1;
+                continue;
+            }
+            let Some((field, _)) = line.split_once(':') else {
+                continue;
+            };
+            let optional = field.ends_with('?');
+            let field = field.trim_end_matches('?').to_string();
+            if depth == 0 {
+                top.push((field.clone(), optional));
+            } else {
+                inner.push((field.clone(), optional));
+            }
+            if line.ends_with('{') && field == nested {
+                depth += 1;
+            }
+        }
+        (top, inner)
+    }
+
+    /// Fails when the Rust result and its TypeScript declaration drift apart: every serialised
+    /// key is declared, and every declared key that is not optional is serialised.
+    #[test]
+    fn typescript_declares_exactly_what_classify_returns() {
+        let labels: Vec<String> = ["neutral", "angry"].map(String::from).to_vec();
+        let prediction = Prediction {
+            label: Some("angry".into()),
+            class: 1,
+            voiced: true,
+            probabilities: vec![0.25, 0.75],
+            logits: vec![-1.0, 0.1],
+            labels,
+        };
+        let result = ClassifyResult {
+            prediction: &prediction,
+            backend: Backend::Cpu.name(),
+            timings: Timings::default(),
+        };
+        let json = serde_json::to_value(&result).unwrap();
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            v.as_object().unwrap().keys().cloned().collect()
+        };
+        let (top, timings) = ts_fields("ClassifyResult", "timings");
+        for (keys, declared, what) in [
+            (keys(&json), &top, "ClassifyResult"),
+            (keys(&json["timings"]), &timings, "ClassifyResult.timings"),
+        ] {
+            for key in &keys {
+                assert!(
+                    declared.iter().any(|(f, _)| f == key),
+                    "{what}: Rust serialises {key:?}, TypeScript does not declare it"
+                );
+            }
+            for (field, optional) in declared {
+                assert!(
+                    *optional || keys.contains(field),
+                    "{what}: TypeScript declares {field:?}, Rust does not serialise it"
+                );
+            }
+        }
+        assert_eq!(json["probabilities"]["angry"], 0.75);
+        assert_eq!(json["backend"], "cpu");
+    }
 
     #[test]
     fn sample_rates_are_checked() {
