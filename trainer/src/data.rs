@@ -1,9 +1,14 @@
 //! The feature cache behind `--data`/`--cache`: found, imported or built (with progress), for
-//! `train`, `eval` and `cache export`; and the scaler a run fits on it.
+//! `train`, `eval` and `cache export`; and what a run trains on: its examples, the decoded clips
+//! fresh augmentation draws from, the scaler fitted on them.
+
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use sermo_data::{CacheSpec, Example, FeatureCache, Index, default_cache_root};
+use sermo_data::{
+    CacheSpec, Example, FeatureCache, FreshAugment, Index, Split, TrainAudio, default_cache_root,
+};
 use sermo_dsp::{AugmentConfig, FeatureConfig};
 use sermo_model::Scaler;
 
@@ -86,4 +91,35 @@ pub fn fit_scaler(cache: &FeatureCache, train: &[Example]) -> Result<Scaler> {
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Scaler::fit(rows, cache.map_len())?)
+}
+
+/// The training examples of a split and, under fresh augmentation, the decoded clips it draws
+/// its copies from (from `data`, the RAVDESS directory). Fresh augmentation trains on the clean
+/// maps and augments the decoded audio every epoch, instead of the cache's fixed noisy copies.
+pub fn training_examples(
+    split: &Split,
+    index: &Index,
+    fresh: Option<&FreshAugment>,
+    data: Option<&Path>,
+) -> Result<(Vec<Example>, Option<TrainAudio>)> {
+    let Some(fresh) = fresh else {
+        return Ok((split.train.clone(), None));
+    };
+    let examples: Vec<Example> = split
+        .train
+        .iter()
+        .filter(|e| e.copy == 0)
+        .copied()
+        .collect();
+    let Some(root) = data else {
+        bail!("--fresh augments the audio: give --data DIR (a feature cache has none)");
+    };
+    let clips: Vec<usize> = examples.iter().map(|e| e.clip).collect();
+    let audio = TrainAudio::load(index, root, &clips)?;
+    eprintln!(
+        "fresh augmentation: {} clips in memory, {} new copies each per epoch",
+        audio.len(),
+        fresh.copies
+    );
+    Ok((examples, Some(audio)))
 }

@@ -9,7 +9,7 @@
 //! | `args.rs` | the arguments commands share (data, protocol, split, feature options), `sermo train`'s, the command line for provenance |
 //! | `config.rs` | a run's config.json, `TrainConfig` (model, optimiser, schedule, seed, data) |
 //! | `schedule.rs` | the learning rate over a run, from burn's schedulers |
-//! | `data.rs` | the feature cache behind `--data`/`--cache`, and the scaler a run fits |
+//! | `data.rs` | the feature cache behind `--data`/`--cache`; a run's training examples, fresh-augmentation audio and scaler |
 //! | `training.rs` | `sermo train`: setup, one epoch, validation, the epoch's snapshot, the final test |
 //! | `step.rs` | one training step's gradients, on one device or data parallel |
 //! | `checkpoint.rs` | checkpoints for `--resume` and per-epoch artifact paths |

@@ -33,7 +33,7 @@ use crate::checkpoint::{
     TrainState, epoch_artifact, latest_checkpoint, load_checkpoint, save_checkpoint,
 };
 use crate::config::TrainConfig;
-use crate::data::{fit_scaler, load_cache};
+use crate::data::{fit_scaler, load_cache, training_examples};
 use crate::eval::evaluate;
 use crate::metrics::Scores;
 use crate::plots;
@@ -166,33 +166,12 @@ impl<'a> Run<'a> {
             }
         );
         write_json(&out.join("split.json"), &split)?;
-        // Fresh augmentation trains on the clean maps and augments the decoded audio every epoch.
-        let train_examples: Vec<Example> = if config.fresh.is_some() {
-            split
-                .train
-                .iter()
-                .filter(|e| e.copy == 0)
-                .copied()
-                .collect()
-        } else {
-            split.train.clone()
-        };
-        let fresh_audio = match &config.fresh {
-            None => None,
-            Some(fresh) => {
-                let Some(root) = &args.data.data else {
-                    bail!("--fresh augments the audio: give --data DIR (a feature cache has none)");
-                };
-                let clips: Vec<usize> = train_examples.iter().map(|e| e.clip).collect();
-                let audio = TrainAudio::load(&index, root, &clips)?;
-                eprintln!(
-                    "fresh augmentation: {} clips in memory, {} new copies each per epoch",
-                    audio.len(),
-                    fresh.copies
-                );
-                Some(audio)
-            }
-        };
+        let (train_examples, fresh_audio) = training_examples(
+            &split,
+            &index,
+            config.fresh.as_ref(),
+            args.data.data.as_deref(),
+        )?;
         let scaler = Arc::new(fit_scaler(&cache, &train_examples)?);
         let shape = [config.features.n_mfcc, config.features.n_frames()];
         let batcher = MapBatcher::new(scaler.clone(), shape);
