@@ -338,6 +338,8 @@ impl<'a> Run<'a> {
         progress: Progress,
         started: Instant,
     ) -> Result<EpochRecord> {
+        // The classifier needs the labels and configs; the accuracy is what it is about to
+        // measure, so the provenance's figure is left at 0 (this metadata is never written).
         let validator = Classifier::from_parts(
             eval_model.clone(),
             self.meta(epoch, 0.0),
