@@ -338,8 +338,7 @@ impl<'a> Run<'a> {
         progress: Progress,
         started: Instant,
     ) -> Result<EpochRecord> {
-        // The classifier needs the labels and configs; the accuracy is what it is about to
-        // measure, so the provenance's figure is left at 0 (this metadata is never written).
+        // Labels and configs only: this metadata (accuracy 0, to be measured) is never written.
         let validator = Classifier::from_parts(
             eval_model.clone(),
             self.meta(epoch, 0.0),

@@ -61,7 +61,7 @@ export interface LoadOptions {
   workletUrl?: string | URL;
 }
 
-// ClassifyResult is declared by the wasm crate (crates/sermo-wasm/src/lib.rs, CLASSIFY_RESULT_TS,
+// ClassifyResult is declared by the wasm crate (crates/sermo-wasm/src/result.rs, CLASSIFY_RESULT_TS,
 // checked there against the Rust type) and copied here word for word, so that TypeScript users
 // need not read the generated wasm declarations (they need lib "esnext"); web/tests/package.test.mjs
 // fails when the two differ.
