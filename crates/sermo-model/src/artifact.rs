@@ -14,8 +14,10 @@
 //! are widened to f32 when read, so inference is the same f32 computation on rounded weights).
 //! The scaler is always f32.
 //!
-//! Writing records the SHA-256 of the tensor data (everything after the header) under the
-//! metadata key [`SHA256_KEY`]; reading recomputes it, so a damaged or tampered file is an
+//! Writing records the SHA-256 of the tensor data (everything after the header) in the `sermo`
+//! metadata JSON, as its last field [`SHA256_KEY`] (one metadata key: safetensors writes its
+//! metadata map in hash order, so a second key would make the header differ from write to
+//! write); reading recomputes it, so a damaged or tampered file is an
 //! error, never a model that quietly predicts nonsense. Files written before the hash existed
 //! load as [`Seal::Missing`], which front ends report as a warning.
 //!
@@ -43,7 +45,15 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The metadata key that holds the JSON [`ArtifactMeta`].
 pub const META_KEY: &str = "sermo";
 /// The metadata key that holds the hex SHA-256 of the file's tensor data.
-pub const SHA256_KEY: &str = "sermo.tensors.sha256";
+pub const SHA256_KEY: &str = "tensors_sha256";
+
+/// The `sermo` metadata JSON as written: the metadata, then the tensor data's hash.
+#[derive(Serialize)]
+struct Sealed<'a> {
+    #[serde(flatten)]
+    meta: &'a ArtifactMeta,
+    tensors_sha256: &'a str,
+}
 
 /// Whether a loaded artifact's tensor data was checked against its recorded hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -378,15 +388,21 @@ impl Artifact {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad(format!("building tensor views: {e}")))?;
-        let json = serde_json::to_string(&self.meta)
-            .map_err(|e| bad(format!("encoding metadata: {e}")))?;
-        let mut metadata = HashMap::from([(META_KEY.to_string(), json)]);
+        let metadata = |json: serde_json::Result<String>| {
+            json.map_err(|e| bad(format!("encoding metadata: {e}")))
+                .map(|json| Some(HashMap::from([(META_KEY.to_string(), json)])))
+        };
         // The tensor data does not depend on the metadata: write once to hash it, then again
         // with the hash recorded.
-        let unsealed = safetensors::serialize(views.clone(), Some(metadata.clone()))
-            .map_err(|e| bad(format!("writing safetensors: {e}")))?;
-        metadata.insert(SHA256_KEY.into(), tensor_sha256(&unsealed)?);
-        safetensors::serialize(views, Some(metadata))
+        let unsealed =
+            safetensors::serialize(views.clone(), metadata(serde_json::to_string(&self.meta))?)
+                .map_err(|e| bad(format!("writing safetensors: {e}")))?;
+        let hash = tensor_sha256(&unsealed)?;
+        let sealed = Sealed {
+            meta: &self.meta,
+            tensors_sha256: &hash,
+        };
+        safetensors::serialize(views, metadata(serde_json::to_string(&sealed))?)
             .map_err(|e| bad(format!("writing safetensors: {e}")))
     }
 
@@ -407,12 +423,22 @@ impl Artifact {
             .map_err(|e| bad(format!("not a readable safetensors file ({e})")))?;
         let (_, header) = SafeTensors::read_metadata(bytes)
             .map_err(|e| bad(format!("not a readable safetensors file ({e})")))?;
-        let metadata = header.metadata().as_ref();
-        let seal = match metadata.and_then(|m| m.get(SHA256_KEY)) {
+        let json = header
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(META_KEY))
+            .ok_or_else(|| bad(format!("no {META_KEY:?} metadata: not a sermo model")))?;
+        let mut probe: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| bad(format!("metadata is not JSON ({e})")))?;
+        let recorded = probe
+            .as_object_mut()
+            .and_then(|o| o.remove(SHA256_KEY))
+            .and_then(|v| v.as_str().map(str::to_owned));
+        let seal = match recorded {
             None => Seal::Missing,
             Some(recorded) => {
                 let actual = tensor_sha256(bytes)?;
-                if !actual.eq_ignore_ascii_case(recorded) {
+                if !actual.eq_ignore_ascii_case(&recorded) {
                     return Err(bad(format!(
                         "the tensor data is damaged or was altered: its SHA-256 is {actual}, \
                          the file records {recorded}"
@@ -421,11 +447,6 @@ impl Artifact {
                 Seal::Verified(actual)
             }
         };
-        let json = metadata
-            .and_then(|m| m.get(META_KEY))
-            .ok_or_else(|| bad(format!("no {META_KEY:?} metadata: not a sermo model")))?;
-        let probe: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| bad(format!("metadata is not JSON ({e})")))?;
         if probe.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
             return Err(bad(format!("metadata format is not {FORMAT:?}")));
         }
