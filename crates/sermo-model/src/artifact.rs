@@ -34,8 +34,8 @@ use burn_store::burn_pack::{self, Bytes, DType};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 use sermo_dsp::FeatureConfig;
-use sha2::{Digest, Sha256};
 
+use crate::seal::{SHA256_KEY, Seal, Sealed, tensor_sha256};
 use crate::{ModelError, Scaler, SermoNet, SermoNetConfig};
 
 /// The format name written into every artifact.
@@ -44,26 +44,6 @@ pub const FORMAT: &str = "sermo-model";
 pub const FORMAT_VERSION: u32 = 1;
 /// The metadata key that holds the JSON [`ArtifactMeta`].
 pub const META_KEY: &str = "sermo";
-/// The metadata key that holds the hex SHA-256 of the file's tensor data.
-pub const SHA256_KEY: &str = "tensors_sha256";
-
-/// The `sermo` metadata JSON as written: the metadata, then the tensor data's hash.
-#[derive(Serialize)]
-struct Sealed<'a> {
-    #[serde(flatten)]
-    meta: &'a ArtifactMeta,
-    tensors_sha256: &'a str,
-}
-
-/// Whether a loaded artifact's tensor data was checked against its recorded hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Seal {
-    /// The file records the SHA-256 of its tensor data (the hex string), and the data matches.
-    Verified(String),
-    /// The file records no hash (written before sermo recorded one): its bytes could not be
-    /// checked.
-    Missing,
-}
 /// The RAVDESS emotions in the dataset's code order (01 … 08), which is also the paper's
 /// Table 1 order.
 pub const EMOTIONS: [&str; 8] = [
@@ -201,25 +181,6 @@ pub(crate) fn weight_mismatch(
         unused.len(),
         &unused[..unused.len().min(6)],
     ))
-}
-
-/// Hex SHA-256 of the tensor data of safetensors `bytes`: everything after the 8-byte header
-/// length and the header.
-fn tensor_sha256(bytes: &[u8]) -> Result<String, ModelError> {
-    let header_len = bytes
-        .get(..8)
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map(u64::from_le_bytes)
-        .and_then(|n| usize::try_from(n).ok())
-        .ok_or_else(|| bad("not a readable safetensors file (no header length)"))?;
-    let data = 8usize
-        .checked_add(header_len)
-        .and_then(|start| bytes.get(start..))
-        .ok_or_else(|| bad("not a readable safetensors file (header past the end)"))?;
-    Ok(Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
 }
 
 fn bad(reason: impl Into<String>) -> ModelError {

@@ -24,6 +24,7 @@ mod error;
 mod input;
 mod model;
 mod scaler;
+mod seal;
 
 #[cfg(feature = "pytorch")]
 mod import;
@@ -32,7 +33,7 @@ pub mod train;
 
 pub use artifact::{
     Accuracy, Artifact, ArtifactMeta, EMOTIONS, FORMAT, FORMAT_VERSION, META_KEY, Precision,
-    Provenance, SHA256_KEY, Seal, StoredTensor,
+    Provenance, StoredTensor,
 };
 pub use classifier::{Classifier, Prediction, Timings};
 pub use config::SermoNetConfig;
@@ -43,3 +44,4 @@ pub use import::import_state_dict;
 pub use input::{argmax, cross_entropy, model_input};
 pub use model::{ConvBlock, SermoNet};
 pub use scaler::Scaler;
+pub use seal::{SHA256_KEY, Seal};
