@@ -1,8 +1,9 @@
 //! Which burn device the CLI runs on. The model code is the same for every backend; only the
 //! device differs, chosen at run time among the backends compiled in (cargo features).
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
+use sermo_model::{SermoNetConfig, check_training_device};
 
 /// A compute backend selectable with `--backend`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -50,6 +51,26 @@ impl Backend {
             [0] => Ok(vec![self.device()?]),
             _ => indices.iter().map(|&i| self.device_numbered(i)).collect(),
         }
+    }
+
+    /// The devices numbered `indices`, each checked to compute what training `model` at
+    /// `batch_size` needs before any work is done: a device that sums wrongly would train a
+    /// useless model (see `sermo_model::check_training_device`).
+    pub fn training_devices(
+        self,
+        indices: &[usize],
+        model: &SermoNetConfig,
+        batch_size: usize,
+    ) -> Result<Vec<Device>> {
+        let devices = self.devices(indices)?;
+        // Each device runs its shard of every batch.
+        let shard = batch_size.div_ceil(devices.len());
+        for (device, index) in devices.iter().zip(indices) {
+            check_training_device(model, device, shard).with_context(|| {
+                format!("{} device {index} cannot train this network", self.name())
+            })?;
+        }
+        Ok(devices)
     }
 
     fn device_numbered(self, index: usize) -> Result<Device> {

@@ -2,8 +2,12 @@
 //! report.json, and `sermo robustness`'s robustness.json. Plain data, so that whoever draws or
 //! reads them needs nothing of the code that makes them.
 
+use std::path::Path;
+
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sermo_data::Protocol;
+use sermo_data::write_atomic;
 use sermo_dsp::Shift;
 
 use crate::config::TrainConfig;
@@ -101,4 +105,10 @@ pub struct RobustnessReport {
     pub worst: (String, f64),
     /// The command that wrote this.
     pub command: String,
+}
+
+/// Writes `value` as pretty JSON, atomically (a killed run never leaves half a file).
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    write_atomic(path, &serde_json::to_vec_pretty(value)?)
+        .with_context(|| format!("writing {}", path.display()))
 }

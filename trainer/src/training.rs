@@ -6,7 +6,7 @@
 //! is seeded from the run's seed and the epoch, so a run killed and resumed gives the history an
 //! uninterrupted run gives.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,7 +19,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
 use sermo_data::{
     Example, FeatureCache, MapBatcher, MapDataset, MapItem, Split, TrainAudio, write_atomic,
 };
@@ -37,7 +36,7 @@ use crate::data::{fit_scaler, load_cache, training_examples};
 use crate::eval::evaluate;
 use crate::metrics::Scores;
 use crate::plots;
-use crate::report::{EpochRecord, TrainReport};
+use crate::report::{EpochRecord, TrainReport, write_json};
 use crate::schedule::Rates;
 use crate::step;
 
@@ -143,6 +142,9 @@ impl<'a> Run<'a> {
     /// examples and opens the devices.
     fn setup(args: &'a TrainArgs, config: TrainConfig) -> Result<Self> {
         let out = &args.out;
+        let devices =
+            args.backend
+                .training_devices(&args.devices, &config.model, config.batch_size)?;
         let mut data_args = args.data.clone();
         data_args.copies = config.augment.copies;
         data_args.snr_low = config.augment.snr_low;
@@ -178,7 +180,6 @@ impl<'a> Run<'a> {
         let valid_set = MapDataset::new(cache.clone(), split.valid.clone());
         let test_set = MapDataset::new(cache.clone(), split.test.clone());
 
-        let devices = args.backend.devices(&args.devices)?;
         let device = devices[0].clone();
         let ad_devices: Vec<Device> = devices.iter().map(|d| d.clone().autodiff()).collect();
         if devices.len() > 1 {
@@ -492,9 +493,4 @@ impl<'a> Run<'a> {
 /// Seeds derived per epoch, so a resumed run draws exactly what an uninterrupted one would.
 fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (epoch as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
-}
-
-fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    write_atomic(path, &serde_json::to_vec_pretty(value)?)
-        .with_context(|| format!("writing {}", path.display()))
 }

@@ -11,13 +11,16 @@
 //!   evaluation commands and validation during training use; [`Prediction`] is the one result
 //!   type (serialised the same by the CLI's `--json` and the npm package).
 //! - [`model_input`]: raw maps → standardised network input; [`argmax`]: logits → class.
-//! - feature `train`: burn's `TrainStep`/`InferenceStep` for the network.
+//! - feature `train`: burn's `TrainStep`/`InferenceStep` for the network, and
+//!   [`check_training_device`] (does a device sum what training needs).
 //! - feature `pytorch`: [`import_state_dict`] for `torch.save(state_dict)` files.
 
 mod artifact;
 mod average;
 mod classifier;
 mod config;
+#[cfg(feature = "train")]
+mod device_check;
 pub mod dropout;
 mod encoder;
 mod error;
@@ -37,6 +40,8 @@ pub use artifact::{
 };
 pub use classifier::{Classifier, Prediction, Timings};
 pub use config::SermoNetConfig;
+#[cfg(feature = "train")]
+pub use device_check::{check_training_device, values_per_channel};
 pub use encoder::{EncoderLayer, SelfAttention, TransformerEncoder};
 pub use error::ModelError;
 #[cfg(feature = "pytorch")]

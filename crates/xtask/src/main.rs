@@ -1,7 +1,9 @@
-//! `cargo xtask demo [--port P]` serves the browser demo; `cargo xtask test` runs every test.
-//! Both install what they need (rustup target and components, Debian packages, npm packages)
+//! `cargo xtask demo [--port P]` serves the browser demo; `cargo xtask test` runs every test;
+//! `cargo xtask test-gpu` (opt-in, not part of CI) checks the GPU trainer (gpu.rs).
+//! They install what they need (rustup target and components, Debian packages, npm packages)
 //! and say what they are doing.
 
+mod gpu;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -10,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .nth(2)
@@ -18,17 +20,17 @@ fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn say(what: &str) {
+pub(crate) fn say(what: &str) {
     eprintln!("\x1b[1;34mxtask\x1b[0m {what}");
 }
 
 /// Runs a command in the repository root, failing with its name if it fails.
-fn run(program: &str, args: &[&str]) -> Result<()> {
+pub(crate) fn run(program: &str, args: &[&str]) -> Result<()> {
     run_with(program, args, &[])
 }
 
 /// As [`run`], with extra environment variables.
-fn run_with(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+pub(crate) fn run_with(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     say(&format!("$ {program} {}", args.join(" ")));
     let started = Instant::now();
     let status = Command::new(program)
@@ -56,8 +58,8 @@ fn have(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Debian packages, installed with apt-get when missing (as root, or with sudo).
-fn ensure_apt(packages: &[(&str, &str)]) -> Result<()> {
+/// Debian packages, each installed unless its probe (a path or a program) is present.
+pub(crate) fn ensure_apt(packages: &[(&str, &str)]) -> Result<()> {
     let missing: Vec<&str> = packages
         .iter()
         .filter(|(_, probe)| !Path::new(probe).exists() && !have(probe))
@@ -66,9 +68,14 @@ fn ensure_apt(packages: &[(&str, &str)]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
+    apt_install(&missing)
+}
+
+/// Installs Debian packages with apt-get (as root, or with sudo).
+pub(crate) fn apt_install(packages: &[&str]) -> Result<()> {
     say(&format!(
         "installing Debian packages: {}",
-        missing.join(" ")
+        packages.join(" ")
     ));
     let sudo = if have("id")
         && String::from_utf8_lossy(&Command::new("id").arg("-u").output()?.stdout).trim() != "0"
@@ -82,7 +89,7 @@ fn ensure_apt(packages: &[(&str, &str)]) -> Result<()> {
     run(update[0], &update[1..])?;
     let mut install: Vec<&str> = sudo;
     install.extend(["apt-get", "install", "-y", "-qq", "--no-install-recommends"]);
-    install.extend(&missing);
+    install.extend(packages);
     run(install[0], &install[1..])
 }
 
@@ -191,6 +198,7 @@ fn main() -> std::process::ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("test-web") => browser_tests(true),
+        Some("test-gpu") => gpu::test_gpu(),
         Some("demo") => {
             let port = args
                 .iter()
@@ -204,7 +212,8 @@ fn main() -> std::process::ExitCode {
             eprintln!(
                 "usage: cargo xtask demo [--port P]   build the wasm package and serve the browser demo\n       \
                  cargo xtask test                 run every test (fmt, clippy, unit, end-to-end, wasm32, browser)\n       \
-                 cargo xtask test-web             only the npm package and the browser tests"
+                 cargo xtask test-web             only the npm package and the browser tests\n       \
+                 cargo xtask test-gpu             the GPU build: backend parity and a short training on wgpu (not in CI)"
             );
             Err(anyhow::anyhow!("unknown command"))
         }
