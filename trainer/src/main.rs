@@ -51,6 +51,7 @@ mod robustness;
 mod schedule;
 mod step;
 mod synth;
+mod timeline;
 mod training;
 
 use clap::{Parser, Subcommand};

@@ -11,9 +11,9 @@ use crate::report::{EpochRecord, RobustnessReport};
 
 /// DejaVu Sans Mono (Bitstream Vera licence, see assets/DejaVuSansMono.LICENSE).
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSansMono.ttf");
-const FAMILY: &str = "sans-serif";
+pub const FAMILY: &str = "sans-serif";
 
-fn register_font() {
+pub fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // A failure leaves text unrendered; the plot itself is still written.
@@ -21,7 +21,7 @@ fn register_font() {
     });
 }
 
-fn err<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> anyhow::Error + '_ {
+pub fn err<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> anyhow::Error + '_ {
     move |e| anyhow!("drawing {}: {e}", path.display())
 }
 

@@ -97,6 +97,9 @@ pub enum DspError {
         /// Length given.
         actual: usize,
     },
+    /// A timeline cannot be made as asked (its hop, or features without fixed windows).
+    #[error("timeline: {0}")]
+    Timeline(String),
     /// The FFT library reported an error (only possible through an internal inconsistency).
     #[error("FFT failed: {0}")]
     Fft(String),

@@ -5,7 +5,8 @@
 //! [`FeatureExtractor`], so a clip gives the same map wherever it is computed. It plans once
 //! (FFT, window, filterbank, DCT) and is then reused for any number of clips.
 
-use crate::{Audio, DspError, FeatureConfig, Mfcc, resample, take_window, window_start};
+use crate::config::seconds_to_samples;
+use crate::{Audio, DspError, FeatureConfig, Mfcc, resample, window_start};
 
 /// Windows whose loudest 20 ms frame is quieter than this (dB relative to full scale) hold no
 /// voice: a label for silence or room hum would be noise, so front ends give none.
@@ -87,31 +88,54 @@ impl FeatureExtractor {
         if !cfg.window {
             return resample(&audio.samples, audio.sample_rate, cfg.sample_rate);
         }
-        if audio.sample_rate == cfg.sample_rate {
-            return Ok(take_window(&audio.samples, cfg));
-        }
-        if audio.sample_rate == 0 {
-            return Err(DspError::Resample {
-                from_hz: 0,
-                to_hz: cfg.sample_rate,
-                reason: "sample rates must be > 0".into(),
-            });
-        }
-        let native = FeatureConfig {
-            sample_rate: audio.sample_rate,
-            ..cfg.clone()
-        };
+        check_rate(audio.sample_rate, cfg.sample_rate)?;
         let start = window_start(&audio.samples, audio.sample_rate, cfg);
-        let end = start
-            .saturating_add(native.n_samples())
-            .min(audio.samples.len());
-        let mut x = resample(
-            &audio.samples[start..end],
-            audio.sample_rate,
-            cfg.sample_rate,
-        )?;
+        self.cut(audio, start)
+    }
+
+    /// The window of `cfg.duration_s` starting at sample `start` of `audio` (at its own rate),
+    /// at the analysis rate: cut first, then resampled and zero-padded, as
+    /// [`FeatureExtractor::window`] explains.
+    fn cut(&self, audio: &Audio, start: usize) -> Result<Vec<f32>, DspError> {
+        let cfg = self.config();
+        let native = seconds_to_samples(cfg.duration_s, audio.sample_rate);
+        let start = start.min(audio.samples.len());
+        let end = start.saturating_add(native).min(audio.samples.len());
+        let mut x = if audio.sample_rate == cfg.sample_rate {
+            audio.samples[start..end].to_vec()
+        } else {
+            resample(
+                &audio.samples[start..end],
+                audio.sample_rate,
+                cfg.sample_rate,
+            )?
+        };
         x.resize(cfg.n_samples(), 0.0);
         Ok(x)
+    }
+
+    /// The features of the window of `audio` that starts `start_s` seconds in: one window of
+    /// a timeline ([`timeline_spans`] says where they lie). Cut, resampled and padded as
+    /// [`FeatureExtractor::window`] does, but starting where the caller says instead of at the
+    /// clip's onset.
+    ///
+    /// # Errors
+    /// [`DspError::Timeline`] when the features are not computed over fixed windows
+    /// (`cfg.window == false`); [`DspError::Resample`] for a zero sample rate.
+    pub fn extract_at(&mut self, audio: &Audio, start_s: f64) -> Result<Features, DspError> {
+        let cfg = self.config();
+        if !cfg.window {
+            return Err(DspError::Timeline(
+                "it needs fixed-length windows (the features' `window` option)".into(),
+            ));
+        }
+        check_rate(audio.sample_rate, cfg.sample_rate)?;
+        let start = (start_s.max(0.0) * f64::from(audio.sample_rate)).round() as usize;
+        let window = self.cut(audio, start)?;
+        Ok(Features {
+            voiced: is_voiced(&window, self.config().sample_rate),
+            map: self.map(&window)?,
+        })
     }
 
     /// The raw MFCC map of a window from [`FeatureExtractor::window`] (or of any signal at the
@@ -143,6 +167,77 @@ impl FeatureExtractor {
             map: self.map(&window)?,
         })
     }
+}
+
+/// Where one window of a timeline lies in its recording, in seconds: the windows of
+/// [`timeline_spans`], whose features [`FeatureExtractor::extract_at`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Span {
+    /// First second of the window.
+    #[serde(rename = "start")]
+    pub start_s: f64,
+    /// Last second of the window that holds audio: the window's end, or the recording's end
+    /// for a recording shorter than one window (the rest of that window is padding).
+    #[serde(rename = "end")]
+    pub end_s: f64,
+}
+
+/// The windows of a timeline over `len` samples at `sample_rate`: one every `hop_s` seconds
+/// from 0 while a whole window of `window_s` fits, then one more ending at the recording's end
+/// when the last left a tail uncovered, so that every second is in some window. A recording
+/// shorter than one window gets one window at 0.
+///
+/// # Errors
+/// [`DspError::Timeline`] when `hop_s` is not a positive number of seconds or is shorter than one
+/// sample.
+pub fn timeline_spans(
+    len: usize,
+    sample_rate: u32,
+    window_s: f64,
+    hop_s: f64,
+) -> Result<Vec<Span>, DspError> {
+    let rate = f64::from(sample_rate);
+    if !(hop_s.is_finite() && hop_s * rate >= 1.0) {
+        return Err(DspError::Timeline(format!(
+            "the hop must be a positive number of seconds, at least one sample (got {hop_s})"
+        )));
+    }
+    let duration = len as f64 / rate;
+    if duration <= window_s {
+        return Ok(vec![Span {
+            start_s: 0.0,
+            end_s: duration,
+        }]);
+    }
+    let span = |start_s: f64| Span {
+        start_s,
+        end_s: start_s + window_s,
+    };
+    // Window k starts at k·hop: computed from k, so that no rounding accumulates.
+    let mut spans: Vec<Span> = (0..)
+        .map(|k| k as f64 * hop_s)
+        .take_while(|start| start + window_s <= duration + 1e-9)
+        .map(span)
+        .collect();
+    if spans
+        .last()
+        .is_some_and(|last| last.end_s < duration - 0.5 / rate)
+    {
+        spans.push(span(duration - window_s));
+    }
+    Ok(spans)
+}
+
+/// A window is cut at the clip's own rate: that rate must be a rate.
+fn check_rate(from_hz: u32, to_hz: u32) -> Result<(), DspError> {
+    if from_hz == 0 {
+        return Err(DspError::Resample {
+            from_hz,
+            to_hz,
+            reason: "sample rates must be > 0".into(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -186,5 +281,65 @@ mod tests {
         assert!(FeatureExtractor::new(&bad).is_err());
         let extractor = FeatureExtractor::new(&FeatureConfig::default()).unwrap();
         assert!(extractor.window(&Audio::new(vec![0.1; 10], 0)).is_err());
+    }
+
+    #[test]
+    fn timeline_windows_cover_the_recording() {
+        let starts = |seconds: f64, hop: f64| -> Vec<(f64, f64)> {
+            let len = (seconds * 48_000.0).round() as usize;
+            timeline_spans(len, 48_000, 3.0, hop)
+                .unwrap()
+                .iter()
+                .map(|s| (s.start_s, s.end_s))
+                .collect()
+        };
+        let exact = starts(10.0, 0.5);
+        assert_eq!(exact.len(), 15);
+        assert_eq!(exact[14], (7.0, 10.0));
+        // A tail the hop leaves uncovered gets a window ending at the end.
+        let tail = starts(10.2, 0.5);
+        assert_eq!(tail.len(), 16);
+        let (start, end) = tail[15];
+        assert!((start - 7.2).abs() < 1e-9 && (end - 10.2).abs() < 1e-9);
+        // Shorter than one window: one, as long as the recording.
+        assert_eq!(starts(2.0, 0.5), vec![(0.0, 2.0)]);
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-9] {
+            assert!(
+                timeline_spans(48_000, 48_000, 3.0, bad).is_err(),
+                "hop {bad}"
+            );
+        }
+    }
+
+    /// A timeline window is the analysis window moved: at the fixed window's own start (0.5 s)
+    /// it gives exactly the features `extract` gives, at the analysis rate and at another.
+    #[test]
+    fn a_timeline_window_at_the_fixed_offset_is_the_analysis_window() {
+        let mut extractor = FeatureExtractor::new(&FeatureConfig::default()).unwrap();
+        for rate in [48_000u32, 44_100] {
+            let noise: Vec<f32> = (0..(rate as usize * 6))
+                .map(|i| {
+                    (((i as u32).wrapping_mul(2_654_435_761) >> 16) as f32 / 65_536.0 - 0.5) * 0.2
+                })
+                .collect();
+            let audio = Audio::new(noise, rate);
+            let spans = timeline_spans(audio.samples.len(), rate, 3.0, 0.5).unwrap();
+            assert_eq!(spans.len(), 7, "{rate} Hz: 0, 0.5, …, 3 s");
+            assert_eq!(spans[1].start_s, 0.5);
+            assert_eq!(
+                extractor.extract_at(&audio, spans[1].start_s).unwrap(),
+                extractor.extract(&audio).unwrap(),
+                "{rate} Hz"
+            );
+        }
+        let whole = FeatureConfig {
+            window: false,
+            ..FeatureConfig::default()
+        };
+        let mut unwindowed = FeatureExtractor::new(&whole).unwrap();
+        let err = unwindowed
+            .extract_at(&Audio::new(vec![0.0; 48_000], 48_000), 0.5)
+            .unwrap_err();
+        assert!(err.to_string().contains("fixed-length windows"), "{err}");
     }
 }

@@ -16,7 +16,7 @@ pub use augment::{
 };
 pub use config::{Align, FeatureConfig, PadMode};
 pub use error::DspError;
-pub use extract::{FeatureExtractor, Features, VOICE_FLOOR_DBFS, is_voiced};
+pub use extract::{FeatureExtractor, Features, Span, VOICE_FLOOR_DBFS, is_voiced, timeline_spans};
 pub use mfcc::Mfcc;
 pub use resample::resample;
 pub use window::{speech_onset, take_window, window_start};

@@ -6,7 +6,7 @@ use std::sync::{Mutex, PoisonError};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct, Serializer};
-use sermo_dsp::{Audio, FeatureConfig, FeatureExtractor, Features};
+use sermo_dsp::{Audio, FeatureConfig, FeatureExtractor, Features, Span, timeline_spans};
 
 use crate::input::{argmax, cross_entropy, model_input};
 use crate::{Artifact, ArtifactMeta, ModelError, Scaler, SermoNet};
@@ -44,6 +44,15 @@ impl Prediction {
 
 impl Serialize for Prediction {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Prediction", 5)?;
+        self.serialize_fields(&mut s)?;
+        s.end()
+    }
+}
+
+impl Prediction {
+    /// The fields of its JSON object, for [`Prediction`] and [`Moment`] alike.
+    fn serialize_fields<S: SerializeStruct>(&self, s: &mut S) -> Result<(), S::Error> {
         /// `{name: p}` in label order.
         struct Named<'a>(&'a [String], &'a [f32]);
         impl Serialize for Named<'_> {
@@ -55,12 +64,32 @@ impl Serialize for Prediction {
                 map.end()
             }
         }
-        let mut s = serializer.serialize_struct("Prediction", 5)?;
         s.serialize_field("label", &self.label)?;
         s.serialize_field("voiced", &self.voiced)?;
         s.serialize_field("probabilities", &Named(&self.labels, &self.probabilities))?;
         s.serialize_field("probabilitiesArray", &self.probabilities)?;
-        s.serialize_field("logits", &self.logits)?;
+        s.serialize_field("logits", &self.logits)
+    }
+}
+
+/// One window of a recording's timeline and its classification.
+///
+/// Serialised as `{start, end, …}` followed by the [`Prediction`]'s fields: seconds into the
+/// recording, then the same fields a single classification has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moment {
+    /// Where the window lies.
+    pub span: Span,
+    /// Its classification (no label where it holds no voice).
+    pub prediction: Prediction,
+}
+
+impl Serialize for Moment {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Moment", 7)?;
+        s.serialize_field("start", &self.span.start_s)?;
+        s.serialize_field("end", &self.span.end_s)?;
+        self.prediction.serialize_fields(&mut s)?;
         s.end()
     }
 }
@@ -251,6 +280,65 @@ impl Classifier {
         };
         Ok((prediction, timings))
     }
+
+    /// Where the windows of `audio`'s timeline lie, `hop_s` seconds apart
+    /// ([`sermo_dsp::timeline_spans`]).
+    pub fn timeline_spans(&self, audio: &Audio, hop_s: f64) -> Result<Vec<Span>, ModelError> {
+        let window_s = f64::from(self.meta.features.duration_s);
+        Ok(timeline_spans(
+            audio.samples.len(),
+            audio.sample_rate,
+            window_s,
+            hop_s,
+        )?)
+    }
+
+    /// The features of a batch of timeline windows.
+    fn features_at(&self, audio: &Audio, spans: &[Span]) -> Result<Vec<Features>, ModelError> {
+        let mut extractor = self
+            .extractor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        spans
+            .iter()
+            .map(|span| Ok(extractor.extract_at(audio, span.start_s)?))
+            .collect()
+    }
+
+    /// Emotion over time: every window of `audio`, `hop_s` seconds apart, classified
+    /// (synchronous; native backends). Windows are computed and scored a batch at a time, so a
+    /// long recording never holds all its maps at once.
+    pub fn timeline(&self, audio: &Audio, hop_s: f64) -> Result<Vec<Moment>, ModelError> {
+        let spans = self.timeline_spans(audio, hop_s)?;
+        let mut moments = Vec::with_capacity(spans.len());
+        for chunk in spans.chunks(BATCH) {
+            let predictions = self.predict(&self.features_at(audio, chunk)?)?;
+            moments.extend(moments_of(chunk, predictions));
+        }
+        Ok(moments)
+    }
+
+    /// As [`Classifier::timeline`], with asynchronous read-back (browsers).
+    pub async fn timeline_async(
+        &self,
+        audio: &Audio,
+        hop_s: f64,
+    ) -> Result<Vec<Moment>, ModelError> {
+        let spans = self.timeline_spans(audio, hop_s)?;
+        let mut moments = Vec::with_capacity(spans.len());
+        for chunk in spans.chunks(BATCH) {
+            let predictions = self.predict_async(&self.features_at(audio, chunk)?).await?;
+            moments.extend(moments_of(chunk, predictions));
+        }
+        Ok(moments)
+    }
+}
+
+fn moments_of(spans: &[Span], predictions: Vec<Prediction>) -> impl Iterator<Item = Moment> {
+    spans
+        .iter()
+        .zip(predictions)
+        .map(|(&span, prediction)| Moment { span, prediction })
 }
 
 fn one(mut predictions: Vec<Prediction>) -> Result<Prediction, ModelError> {

@@ -38,7 +38,7 @@ pub use artifact::{
     Accuracy, Artifact, ArtifactMeta, EMOTIONS, FORMAT, FORMAT_VERSION, META_KEY, Precision,
     Provenance, StoredTensor,
 };
-pub use classifier::{Classifier, Prediction, Timings};
+pub use classifier::{Classifier, Moment, Prediction, Timings};
 pub use config::SermoNetConfig;
 #[cfg(feature = "train")]
 pub use device_check::{check_training_device, values_per_channel};
