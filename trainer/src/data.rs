@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use sermo_data::{
-    CacheSpec, Clip, Example, FeatureCache, FreshAugment, Index, LabelSet, Split, TrainAudio,
-    default_cache_root,
+    CacheSpec, Clip, Example, FeatureCache, FreshAugment, Index, LabelSet, Protocol, Split,
+    TrainAudio, default_cache_root,
 };
 use sermo_dsp::{AugmentConfig, FeatureConfig};
 use sermo_model::Scaler;
@@ -55,11 +55,14 @@ pub fn load_index(sources: &SourceArgs, strict: bool) -> Result<Index> {
 }
 
 /// Loads (or builds) the feature cache the data arguments point at, with the index of the
-/// `--data` sources (none for `--cache`).
+/// `--data` sources (none for `--cache`). With `protocol`, the sources are split by it before
+/// any feature is computed, so a protocol the data cannot meet (`paper` on nEMO, too many
+/// folds, an unknown test corpus) is an error at once, not after minutes of features.
 pub fn load_cache(
     args: &DataArgs,
     features: &FeatureConfig,
     seed: u64,
+    protocol: Option<&Protocol>,
 ) -> Result<(FeatureCache, Option<Index>)> {
     let root = args.cache_root.clone().unwrap_or_else(default_cache_root);
     if let Some(dir) = &args.cache {
@@ -78,6 +81,9 @@ pub fn load_cache(
         return Ok((cache, None));
     }
     let index = load_index(&args.sources, args.strict)?;
+    if let Some(protocol) = protocol {
+        protocol.split(&index, args.copies, seed)?;
+    }
     let spec = CacheSpec {
         features: features.clone(),
         augment: AugmentConfig {

@@ -46,9 +46,14 @@ pub struct EvalArgs {
 pub fn run(args: &EvalArgs) -> Result<()> {
     let artifact = crate::models::load(Some(&args.model))?;
     let labels = LabelSet::of_names(&artifact.meta.labels)?;
-    let (cache, _) = load_cache(&args.data, &artifact.meta.features, args.seed)?;
-    let cache = Arc::new(cache);
     let protocol = args.protocol.protocol();
+    let (cache, _) = load_cache(
+        &args.data,
+        &artifact.meta.features,
+        args.seed,
+        Some(&protocol),
+    )?;
+    let cache = Arc::new(cache);
     let split = protocol.split(&cache.index(), cache.copies(), args.seed)?;
     let device = args.backend.device()?;
     let classifier = Classifier::new(&artifact, &device)?;

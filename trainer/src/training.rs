@@ -151,7 +151,12 @@ impl<'a> Run<'a> {
         data_args.copies = config.augment.copies;
         data_args.snr_low = config.augment.snr_low;
         data_args.snr_high = config.augment.snr_high;
-        let (cache, sources) = load_cache(&data_args, &config.features, config.seed)?;
+        let (cache, sources) = load_cache(
+            &data_args,
+            &config.features,
+            config.seed,
+            Some(&config.protocol),
+        )?;
         let cache = Arc::new(cache);
         let index = cache.index();
         let split: Split = config.protocol.split(&index, cache.copies(), config.seed)?;

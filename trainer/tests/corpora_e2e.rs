@@ -249,7 +249,8 @@ fn trains_and_reports_across_corpora() {
     assert_eq!(scored["corpora"][0]["corpus"], "other");
 
     // 3. What users get wrong: a protocol that reads RAVDESS names on other corpora, an
-    //    unknown test corpus, a label the map does not cover.
+    //    unknown test corpus (both refused before any feature is computed), a label the map
+    //    does not cover.
     let err = |out: Output| {
         assert!(!out.status.success());
         String::from_utf8_lossy(&out.stderr).into_owned()
@@ -258,6 +259,10 @@ fn trains_and_reports_across_corpora() {
     assert!(
         e.contains("other") && e.contains("--protocol speaker"),
         "{e}"
+    );
+    assert!(
+        !e.contains("feature cache"),
+        "refused only after the features: {e}"
     );
     let e = err(fx.train("nemo", &["--protocol", "corpus", "--test-corpus", "nemo"]));
     assert!(
