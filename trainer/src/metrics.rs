@@ -18,7 +18,8 @@ pub struct Scores {
     /// Corpora and classes are unbalanced; this is the field's usual figure beside accuracy.
     #[serde(default)]
     pub macro_recall: f64,
-    /// Mean of the per-class F1 scores.
+    /// Mean of the per-class F1 scores of the classes present in the data scored (as macro
+    /// recall; with every class present, as on RAVDESS, the mean over all classes).
     pub macro_f1: f64,
     /// Per class, in label order.
     pub per_class: Vec<ClassScores>,
@@ -84,16 +85,15 @@ impl Scores {
                 row.iter().map(|&c| ratio(c, n)).collect()
             })
             .collect();
-        let present: Vec<f64> = per_class
-            .iter()
-            .filter(|c| c.support > 0)
-            .map(|c| c.recall)
-            .collect();
+        let present: Vec<&ClassScores> = per_class.iter().filter(|c| c.support > 0).collect();
+        let mean = |f: fn(&ClassScores) -> f64| {
+            present.iter().map(|c| f(c)).sum::<f64>() / present.len().max(1) as f64
+        };
         Self {
             examples,
             accuracy: ratio(correct, examples),
-            macro_recall: present.iter().sum::<f64>() / present.len().max(1) as f64,
-            macro_f1: per_class.iter().map(|c| c.f1).sum::<f64>() / k.max(1) as f64,
+            macro_recall: mean(|c| c.recall),
+            macro_f1: mean(|c| c.f1),
             per_class,
             confusion,
             confusion_normalised,
@@ -155,6 +155,8 @@ mod tests {
         let s = Scores::new(&labels, &[0, 0, 0, 0, 1], &[0, 0, 0, 1, 0]);
         assert_eq!(s.accuracy, 0.6);
         assert!((s.macro_recall - (0.75 + 0.0) / 2.0).abs() < 1e-12);
+        let f1_a = 2.0 * 0.75 * 0.75 / 1.5;
+        assert!((s.macro_f1 - f1_a / 2.0).abs() < 1e-12);
         assert_eq!(s.per_class[2].support, 0);
     }
 

@@ -43,9 +43,10 @@ pub fn scores_text(title: &str, scores: &Scores, corpora: &[CorpusScores]) -> St
     for corpus in corpora {
         let _ = writeln!(
             out,
-            "  {} ({} speakers): {}",
+            "  {} ({} speaker{}): {}",
             corpus.corpus,
             corpus.speakers,
+            if corpus.speakers == 1 { "" } else { "s" },
             headline(&corpus.scores)
         );
         if corpora.len() > 1 {
