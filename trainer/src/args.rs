@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-use sermo_data::{Example, Protocol, ProtocolKind, ProtocolOptions, Split};
+use sermo_data::{Example, LabelMap, LabelSet, Protocol, ProtocolKind, ProtocolOptions, Split};
 use sermo_dsp::{Align, FeatureConfig};
 
 use crate::backend::Backend;
@@ -48,20 +48,44 @@ impl FeatureOptions {
     }
 }
 
-/// Where the features come from: a RAVDESS directory or an exported/installed feature cache.
+/// Where the clips come from (`--data`, as often as needed) and how their labels map onto
+/// sermo's (`--label-map`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct SourceArgs {
+    /// A corpus: a RAVDESS folder (searched recursively, symbolic links followed, for
+    /// `03-01-EE-II-SS-RR-AA.wav`), an nEMO folder (with data.tsv and samples/), or a manifest
+    /// (.tsv or .csv with the columns path, label, speaker and optionally corpus). Give it once
+    /// per corpus; every clip keeps its corpus and speaker.
+    #[arg(long, value_name = "DIR|MANIFEST")]
+    pub data: Vec<PathBuf>,
+    /// Manifests' label names mapped onto sermo's, e.g. `ang=angry,hap=happy,neu=neutral` (`skip`
+    /// leaves a label's clips out). sermo's names and the usual synonyms (anger, fear,
+    /// happiness, sadness, surprise, disgusted) need no mapping.
+    #[arg(long, value_name = "RAW=NAME,…")]
+    pub label_map: Option<LabelMap>,
+}
+
+impl SourceArgs {
+    /// The label map (empty when not given).
+    pub fn label_map(&self) -> LabelMap {
+        self.label_map.clone().unwrap_or_default()
+    }
+}
+
+/// Where the features come from: the corpora, or an exported/installed feature cache.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DataArgs {
-    /// RAVDESS speech directory (searched recursively for `03-01-EE-II-SS-RR-AA.wav`).
-    #[arg(long, required_unless_present = "cache")]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub sources: SourceArgs,
     /// A feature cache instead of --data: a directory written by `sermo cache export`, or an
     /// installed cache directory (with manifest.json).
-    #[arg(long, conflicts_with = "data")]
+    #[arg(long, conflicts_with = "data", required_unless_present = "data")]
     pub cache: Option<PathBuf>,
     /// Where feature caches live. Default: $XDG_CACHE_HOME/sermo/features (~/.cache/sermo/features).
     #[arg(long, env = "SERMO_CACHE_DIR")]
     pub cache_root: Option<PathBuf>,
-    /// Stop at the first file that is not a decodable RAVDESS speech clip (default: list and skip).
+    /// Stop at the first file that is skipped (not a RAVDESS speech clip, a label mapped to skip)
+    /// or cannot be decoded (default: list and skip).
     #[arg(long)]
     pub strict: bool,
     /// Noisy (AWGN) copies per clip. Default: 3 (the paper quadruples the data).
@@ -108,15 +132,21 @@ pub struct ProtocolArgs {
     /// Evaluation protocol.
     #[arg(long, default_value = "paper", value_parser = protocol_names())]
     pub protocol: ProtocolKind,
-    /// Fold tested under `actor` (0-based).
+    /// Fold tested under `actor` and `speaker`; the block of speakers validated on under
+    /// `corpus` (0-based).
     #[arg(long, default_value_t = 0)]
     pub fold: usize,
-    /// Folds under `actor` (must divide 24). Default: 6 (4 actors each).
+    /// Folds under `actor` (must divide 24), `speaker` (every corpus needs at least this many
+    /// speakers) and `corpus` (validation blocks). Default: 6 (4 RAVDESS actors each).
     #[arg(long, default_value_t = 6)]
     pub folds: usize,
     /// Explicit test actors under `actor`, e.g. `1,2,3,4` (overrides --fold).
     #[arg(long, value_delimiter = ',')]
     pub test_actors: Option<Vec<u8>>,
+    /// The corpus tested under `corpus` (`ravdess`, `nemo`, a manifest's corpus), never
+    /// trained on.
+    #[arg(long, value_name = "NAME")]
+    pub test_corpus: Option<String>,
 }
 
 impl ProtocolArgs {
@@ -126,6 +156,7 @@ impl ProtocolArgs {
             folds: self.folds,
             fold: self.fold,
             test_actors: self.test_actors.clone(),
+            test_corpus: self.test_corpus.clone(),
         })
     }
 }
@@ -190,10 +221,16 @@ pub struct TrainArgs {
     /// epoch down towards 0 at the last of --epochs; resuming with other --epochs reshapes it).
     #[arg(long, value_enum, default_value = "constant")]
     pub lr_schedule: LrSchedule,
-    /// Label smoothing: the training targets put 1 − ε on the true emotion and ε / 8 on each
-    /// (0: one-hot, the paper). Validation and test losses stay plain cross-entropy.
+    /// Label smoothing: the training targets put 1 − ε on the true emotion and ε / K on each
+    /// of the K classes (0: one-hot, the paper). Validation and test losses stay plain
+    /// cross-entropy.
     #[arg(long, default_value_t = 0.0, value_name = "ε")]
     pub label_smoothing: f32,
+    /// The classes the model learns: `8` (RAVDESS's: neutral, calm, happy, sad, angry, fearful,
+    /// disgust, surprised) or `7` (calm merged into neutral: calm exists only in RAVDESS).
+    /// Recorded in the artifact, whose labels the CLI, the npm package and the page show.
+    #[arg(long, default_value = "8", value_name = "8|7")]
+    pub labels: LabelSet,
 }
 
 /// The command line as typed, recorded in reports and artifacts' provenance.

@@ -45,7 +45,7 @@ pub fn run(command: &CacheCommand) -> Result<()> {
             output,
             part_mib,
         } => {
-            let cache = load_cache(data, &FeatureConfig::default(), *seed)?;
+            let (cache, _) = load_cache(data, &FeatureConfig::default(), *seed, None)?;
             let export = cache
                 .export(output, (part_mib * 1024 * 1024).min(EXPORT_PART_BYTES))
                 .with_context(|| format!("exporting to {}", output.display()))?;

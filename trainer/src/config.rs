@@ -8,7 +8,7 @@ use burn::optim::SgdConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use serde::{Deserialize, Serialize};
-use sermo_data::{FreshAugment, Protocol};
+use sermo_data::{FreshAugment, LabelSet, Protocol};
 use sermo_dsp::{AugmentConfig, AugmentPolicy, FeatureConfig};
 use sermo_model::SermoNetConfig;
 
@@ -20,9 +20,9 @@ use crate::schedule::LrSchedule;
 ///
 /// A burn [`Config`] by hand, not by `#[derive(Config)]`: the derive writes every field and
 /// requires every field on reading (it passes no serde attributes through), while config.json
-/// must read files written before `host_dropout`, `fresh`, `lr_schedule` and
-/// `label_smoothing` existed, and must leave the last three out for the paper's recipe, as it
-/// always has (the optimiser's part is a derived Config: [`OptimizerConfig`]).
+/// must read files written before `host_dropout`, `fresh`, `lr_schedule`, `label_smoothing` and
+/// `labels` existed, and must leave the last four out for the paper's recipe, as it always has
+/// (the optimiser's part is a derived Config: [`OptimizerConfig`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Protocol of the split (`--protocol` and its parameters). Default: `paper`.
@@ -41,7 +41,7 @@ pub struct TrainConfig {
     pub augment: AugmentConfig,
     /// The feature pipeline (the paper's unless `--align`/`--cmvn`).
     pub features: FeatureConfig,
-    /// The network (the paper's).
+    /// The network (the paper's; its `num_classes` is the label set's size).
     pub model: SermoNetConfig,
     /// Dropout masks drawn on the host (`sermo_model::dropout`: the same Bernoulli masks, far
     /// cheaper on the CPU) instead of by burn on the device. New CPU runs use it; runs begun
@@ -57,6 +57,9 @@ pub struct TrainConfig {
     /// Label smoothing ε (`--label-smoothing`); 0 in the paper's recipe.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub label_smoothing: f32,
+    /// The classes learnt (`--labels`): the paper's 8, or 7 with calm merged into neutral.
+    #[serde(default, skip_serializing_if = "LabelSet::is_default")]
+    pub labels: LabelSet,
 }
 
 impl Config for TrainConfig {}
@@ -79,7 +82,7 @@ impl TrainConfig {
                 snr_high: args.data.snr_high,
             },
             features: args.features.config(),
-            model: SermoNetConfig::paper(),
+            model: SermoNetConfig::paper().with_num_classes(args.labels.len()),
             host_dropout: args.backend == Backend::Cpu,
             fresh: args.fresh.map(|copies| FreshAugment {
                 copies,
@@ -87,6 +90,7 @@ impl TrainConfig {
             }),
             lr_schedule: args.lr_schedule,
             label_smoothing: args.label_smoothing,
+            labels: args.labels,
         }
     }
 }
@@ -339,6 +343,20 @@ mod tests {
         assert_eq!(config.fresh, None);
         assert_eq!(config.lr_schedule, LrSchedule::Constant);
         assert_eq!(config.label_smoothing, 0.0);
+        assert_eq!(config.labels, LabelSet::Eight);
+    }
+
+    /// A run with 7 labels records them, and its network has 7 classes.
+    #[test]
+    fn records_the_label_set() {
+        let mut config: TrainConfig = serde_json::from_str(PAPER).unwrap();
+        config.labels = LabelSet::Seven;
+        config.model = config.model.clone().with_num_classes(7);
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(json["labels"], 7);
+        assert_eq!(json["model"]["num_classes"], 7);
+        let back: TrainConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back, config);
     }
 
     #[test]

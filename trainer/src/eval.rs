@@ -6,14 +6,15 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use burn::data::dataset::Dataset;
-use sermo_data::MapDataset;
+use sermo_data::{LabelSet, MapDataset};
 use sermo_dsp::Features;
 use sermo_model::Classifier;
 
 use crate::args::{DataArgs, ProtocolArgs, SplitName};
 use crate::backend::Backend;
 use crate::data::load_cache;
-use crate::metrics::Scores;
+use crate::metrics::{Scores, per_corpus};
+use crate::summary::scores_text;
 
 /// `sermo eval`.
 #[derive(clap::Args, Debug, Clone)]
@@ -39,17 +40,28 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-/// Scores a model artifact on a split of a protocol and prints the scores.
+/// Scores a model artifact on a split of a protocol and prints the scores, overall and per
+/// corpus. The clips' emotions are mapped onto the model's own labels (calm is neutral for a
+/// 7-label model).
 pub fn run(args: &EvalArgs) -> Result<()> {
     let artifact = crate::models::load(Some(&args.model))?;
-    let cache = Arc::new(load_cache(&args.data, &artifact.meta.features, args.seed)?);
+    let labels = LabelSet::of_names(&artifact.meta.labels)?;
     let protocol = args.protocol.protocol();
+    let (cache, _) = load_cache(
+        &args.data,
+        &artifact.meta.features,
+        args.seed,
+        Some(&protocol),
+    )?;
+    let cache = Arc::new(cache);
     let split = protocol.split(&cache.index(), cache.copies(), args.seed)?;
     let device = args.backend.device()?;
     let classifier = Classifier::new(&artifact, &device)?;
-    let test_set = MapDataset::new(cache, args.split.of(&split).to_vec());
+    let examples = args.split.of(&split).to_vec();
+    let test_set = MapDataset::new(cache.clone(), examples.clone(), labels);
     let (loss, t, p) = evaluate(&classifier, &test_set)?;
     let scores = Scores::new(&artifact.meta.labels, &t, &p);
+    let corpora = per_corpus(&cache, &examples, &artifact.meta.labels, &t, &p);
     if args.json {
         println!(
             "{}",
@@ -60,23 +72,17 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 "seed": args.seed,
                 "loss": loss,
                 "scores": scores,
+                "corpora": corpora,
             }))?
         );
     } else {
-        println!(
-            "{} on {} {} ({} examples): accuracy {:.2} %, macro F1 {:.3}, loss {:.4}",
+        let title = format!(
+            "{} on {} {} (loss {loss:.4})",
             args.model.display(),
             protocol,
-            args.split.as_str(),
-            scores.examples,
-            100.0 * scores.accuracy,
-            scores.macro_f1,
-            loss
+            args.split.as_str()
         );
-        print!(
-            "{}",
-            crate::plots::confusion_table(&artifact.meta.labels, &scores.confusion_normalised)
-        );
+        print!("{}", scores_text(&title, &scores, &corpora));
     }
     Ok(())
 }

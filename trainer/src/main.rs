@@ -9,13 +9,14 @@
 //! | `args.rs` | the arguments commands share (data, protocol, split, feature options), `sermo train`'s, the command line for provenance |
 //! | `config.rs` | a run's config.json, `TrainConfig` (model, optimiser, schedule, seed, data) |
 //! | `schedule.rs` | the learning rate over a run, from burn's schedulers |
-//! | `data.rs` | the feature cache behind `--data`/`--cache`; a run's training examples, fresh-augmentation audio and scaler |
-//! | `training.rs` | `sermo train`: setup, one epoch, validation, the epoch's snapshot, the final test |
+//! | `data.rs` | the corpora behind `--data` (one index), the feature cache behind `--data`/`--cache`; a run's training examples, fresh-augmentation audio and scaler |
+//! | `training.rs` | `sermo train`: setup, one epoch, validation, the epoch's snapshot; `training/final_test.rs`: the final test and what it writes |
 //! | `step.rs` | one training step's gradients, on one device or data parallel |
 //! | `checkpoint.rs` | checkpoints for `--resume` and per-epoch artifact paths |
 //! | `eval.rs` | `sermo eval`, and `evaluate`, the scoring training uses too |
 //! | `report.rs` | report.json and robustness.json, as plots read them |
-//! | `metrics.rs` | accuracy, F1 and the confusion matrix |
+//! | `metrics.rs` | accuracy, macro recall, F1 and the confusion matrix, overall and per corpus |
+//! | `summary.rs` | those scores on the terminal |
 //! | `plots.rs` | PNG curves, confusion matrices and robustness charts |
 //! | `robustness.rs` | `sermo robustness` |
 //! | `features.rs` | `sermo features` |
@@ -50,13 +51,14 @@ mod report;
 mod robustness;
 mod schedule;
 mod step;
+mod summary;
 mod synth;
 mod timeline;
 mod training;
 
 use clap::{Parser, Subcommand};
 
-/// Speech emotion recognition: MFCC → two parallel CNNs + Transformer encoder → 8 emotions.
+/// Speech emotion recognition: MFCC → two parallel CNNs + Transformer encoder → emotions.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None, propagate_version = true)]
 struct Cli {
@@ -68,11 +70,12 @@ struct Cli {
 enum Command {
     /// Write the MFCC feature matrix (40×282 by default) of audio files as .npy.
     Features(features::FeaturesArgs),
-    /// Train the paper's network on RAVDESS (resumable; writes report, plots and artifact).
+    /// Train the paper's network on RAVDESS, nEMO or any corpus in a manifest (resumable; writes
+    /// report, plots and artifact).
     Train(args::TrainArgs),
     /// Score a model artifact on a protocol's test split.
     Eval(eval::EvalArgs),
-    /// Classify audio files: label and the 8 probabilities per file.
+    /// Classify audio files: label and the probability of each of the model's labels per file.
     Predict(predict::PredictArgs),
     /// Score a model on held-out clips, clean and under each channel shift (gain, band limit,
     /// noise, reverberation, onset, short clips): JSON and a PNG chart.

@@ -1,6 +1,10 @@
-//! Accuracy, per-class precision/recall/F1 and the normalised confusion matrix.
+//! Accuracy, macro recall, per-class precision/recall/F1 and the normalised confusion matrix,
+//! overall and per corpus.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+use sermo_data::{Example, FeatureCache};
 
 /// Scores of a set of predictions against their targets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -9,7 +13,13 @@ pub struct Scores {
     pub examples: usize,
     /// Fraction correct.
     pub accuracy: f64,
-    /// Mean of the per-class F1 scores.
+    /// Unweighted average recall: the mean recall of the classes present in the data scored (a
+    /// class with no example, such as calm in nEMO, is left out rather than counted as 0).
+    /// Corpora and classes are unbalanced; this is the field's usual figure beside accuracy.
+    #[serde(default)]
+    pub macro_recall: f64,
+    /// Mean of the per-class F1 scores of the classes present in the data scored (as macro
+    /// recall; with every class present, as on RAVDESS, the mean over all classes).
     pub macro_f1: f64,
     /// Per class, in label order.
     pub per_class: Vec<ClassScores>,
@@ -75,10 +85,15 @@ impl Scores {
                 row.iter().map(|&c| ratio(c, n)).collect()
             })
             .collect();
+        let present: Vec<&ClassScores> = per_class.iter().filter(|c| c.support > 0).collect();
+        let mean = |f: fn(&ClassScores) -> f64| {
+            present.iter().map(|c| f(c)).sum::<f64>() / present.len().max(1) as f64
+        };
         Self {
             examples,
             accuracy: ratio(correct, examples),
-            macro_f1: per_class.iter().map(|c| c.f1).sum::<f64>() / k.max(1) as f64,
+            macro_recall: mean(|c| c.recall),
+            macro_f1: mean(|c| c.f1),
             per_class,
             confusion,
             confusion_normalised,
@@ -86,10 +101,64 @@ impl Scores {
     }
 }
 
+/// The scores of one corpus's examples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CorpusScores {
+    /// The corpus.
+    pub corpus: String,
+    /// Speakers its figures rest on.
+    pub speakers: usize,
+    /// Its scores (per class, confusion matrix).
+    pub scores: Scores,
+}
+
+/// The scores of each corpus of the scored `examples` of `cache` (in corpus name order), from
+/// the targets and predictions given for them in the same order.
+pub fn per_corpus(
+    cache: &FeatureCache,
+    examples: &[Example],
+    labels: &[String],
+    targets: &[usize],
+    predicted: &[usize],
+) -> Vec<CorpusScores> {
+    type Group = (BTreeSet<String>, Vec<usize>, Vec<usize>);
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    for ((example, &t), &p) in examples.iter().zip(targets).zip(predicted) {
+        let Some(clip) = cache.clip(example.clip) else {
+            continue;
+        };
+        let group = groups.entry(clip.corpus.clone()).or_default();
+        group.0.insert(clip.speaker.clone());
+        group.1.push(t);
+        group.2.push(p);
+    }
+    groups
+        .into_iter()
+        .map(|(corpus, (speakers, t, p))| CorpusScores {
+            corpus,
+            speakers: speakers.len(),
+            scores: Scores::new(labels, &t, &p),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// Macro recall averages the classes present: a corpus without some classes (nEMO has no
+    /// calm) is not scored as if it had missed them.
+    #[test]
+    fn macro_recall_counts_the_classes_present() {
+        let labels: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let s = Scores::new(&labels, &[0, 0, 0, 0, 1], &[0, 0, 0, 1, 0]);
+        assert_eq!(s.accuracy, 0.6);
+        assert!((s.macro_recall - (0.75 + 0.0) / 2.0).abs() < 1e-12);
+        let f1_a = 2.0 * 0.75 * 0.75 / 1.5;
+        assert!((s.macro_f1 - f1_a / 2.0).abs() < 1e-12);
+        assert_eq!(s.per_class[2].support, 0);
+    }
 
     #[test]
     fn scores_a_small_case() {

@@ -11,7 +11,7 @@ use sermo_data::write_atomic;
 use sermo_dsp::Shift;
 
 use crate::config::TrainConfig;
-use crate::metrics::Scores;
+use crate::metrics::{CorpusScores, Scores};
 
 /// One epoch's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +51,15 @@ pub struct TrainReport {
     pub test_actors: Vec<u8>,
     /// Actors validated on (actor protocol).
     pub valid_actors: Vec<u8>,
+    /// Speakers tested, `corpus/speaker` (speaker and corpus protocols).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_speakers: Vec<String>,
+    /// Speakers validated on, `corpus/speaker` (speaker and corpus protocols).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub valid_speakers: Vec<String>,
+    /// The model's classes, in logit order (the rows and columns of every confusion matrix).
+    #[serde(default)]
+    pub labels: Vec<String>,
     /// Every epoch's figures.
     pub history: Vec<EpochRecord>,
     /// The epoch best on validation: the weights in model.safetensors.
@@ -59,6 +68,12 @@ pub struct TrainReport {
     pub valid: Scores,
     /// Scores of the best epoch on test.
     pub test: Scores,
+    /// Scores of the best epoch on validation, per corpus.
+    #[serde(default)]
+    pub valid_corpora: Vec<CorpusScores>,
+    /// Scores of the best epoch on test, per corpus (with its confusion matrix).
+    #[serde(default)]
+    pub test_corpora: Vec<CorpusScores>,
     /// Mean seconds per epoch.
     pub seconds_per_epoch: f64,
 }
@@ -99,6 +114,9 @@ pub struct RobustnessReport {
     pub clips: usize,
     /// Actors of the split scored (actor protocol).
     pub actors: Vec<u8>,
+    /// Speakers of the split scored, `corpus/speaker` (speaker and corpus protocols).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub speakers: Vec<String>,
     /// Clean first, then each shift.
     pub conditions: Vec<Condition>,
     /// The largest drop below clean, in points, and where.

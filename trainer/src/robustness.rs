@@ -13,11 +13,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use sermo_data::{Index, clip_seed};
+use sermo_data::{LabelSet, clip_seed};
 use sermo_dsp::{Audio, NoiseKind, Shift, decode_file};
 use sermo_model::Classifier;
 
-use crate::args::{ProtocolArgs, SplitName, command_line};
+use crate::args::{ProtocolArgs, SourceArgs, SplitName, command_line};
 use crate::backend::Backend;
 use crate::metrics::Scores;
 use crate::report::{Condition, RobustnessReport};
@@ -28,9 +28,8 @@ pub struct RobustnessArgs {
     /// Model: `default` (omitted) or `paper` for a shipped one, else a .safetensors artifact.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// RAVDESS speech directory.
-    #[arg(long)]
-    pub data: PathBuf,
+    #[command(flatten)]
+    pub sources: SourceArgs,
     #[command(flatten)]
     pub protocol: ProtocolArgs,
     /// Seed of the split: the seed the model was trained with.
@@ -141,10 +140,8 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
     };
     let shifts = selected(&args.shifts)?;
     let artifact = crate::models::load(args.model.as_deref())?;
-    let index = Index::scan(&args.data)?; // its errors name the directory or the files
-    if index.clips.is_empty() {
-        bail!("{}: no RAVDESS speech clips found", args.data.display());
-    }
+    let labels = LabelSet::of_names(&artifact.meta.labels)?;
+    let index = crate::data::load_index(&args.sources, false)?;
     let protocol = args.protocol.protocol();
     let split = protocol.split(&index, 0, args.seed)?;
     let clips: Vec<usize> = args.split.of(&split).iter().map(|e| e.clip).collect();
@@ -161,7 +158,10 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
             decode_file(&index.clips[c].path).context("decoding the clips to score") // names the file
         })
         .collect::<Result<_>>()?;
-    let targets: Vec<usize> = clips.iter().map(|&c| index.clips[c].info.label()).collect();
+    let targets: Vec<usize> = clips
+        .iter()
+        .map(|&c| labels.class(index.clips[c].label))
+        .collect();
     let ids: Vec<&str> = clips.iter().map(|&c| index.clips[c].id.as_str()).collect();
 
     let device = args.backend.device()?;
@@ -209,6 +209,10 @@ pub fn run(args: &RobustnessArgs) -> Result<()> {
         actors: match args.split {
             SplitName::Valid => split.valid_actors.clone(),
             SplitName::Test => split.test_actors.clone(),
+        },
+        speakers: match args.split {
+            SplitName::Valid => split.valid_speakers.clone(),
+            SplitName::Test => split.test_speakers.clone(),
         },
         conditions,
         worst,

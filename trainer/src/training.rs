@@ -2,9 +2,12 @@
 //!
 //! A run is its directory: config.json (what defines it), split.json, the newest checkpoint
 //! (`checkpoints/`), every epoch's weights (`epochs/`), the best epoch's (best.safetensors) and,
-//! at the end, model.safetensors, report.json, curves.png and confusion.png. Every random draw
+//! at the end, model.safetensors, report.json, curves.png and confusion.png (and, when the test
+//! holds several corpora, confusion-CORPUS.png for each: `final_test.rs`). Every random draw
 //! is seeded from the run's seed and the epoch, so a run killed and resumed gives the history an
 //! uninterrupted run gives.
+
+mod final_test;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,12 +23,11 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use sermo_data::{
-    Example, FeatureCache, MapBatcher, MapDataset, MapItem, Split, TrainAudio, write_atomic,
+    Example, FeatureCache, MapBatcher, MapDataset, MapItem, Split, TrainAudio, corpus_credit,
+    write_atomic,
 };
 use sermo_model::dropout::HostMasks;
-use sermo_model::{
-    Accuracy, Artifact, ArtifactMeta, Classifier, EMOTIONS, Provenance, Scaler, SermoNet,
-};
+use sermo_model::{Accuracy, Artifact, ArtifactMeta, Classifier, Provenance, Scaler, SermoNet};
 
 use crate::args::{TrainArgs, command_line};
 use crate::checkpoint::{
@@ -35,8 +37,7 @@ use crate::config::TrainConfig;
 use crate::data::{fit_scaler, load_cache, training_examples};
 use crate::eval::evaluate;
 use crate::metrics::Scores;
-use crate::plots;
-use crate::report::{EpochRecord, TrainReport, write_json};
+use crate::report::{EpochRecord, write_json};
 use crate::schedule::Rates;
 use crate::step;
 
@@ -122,7 +123,10 @@ struct Run<'a> {
     ad_devices: Vec<Device>,
     /// Host-drawn dropout masks (CPU runs): one explicit stream, reseeded every epoch.
     host_masks: Option<HostMasks>,
+    /// The classes learnt (the run's label set), in logit order.
     labels: Vec<String>,
+    /// The corpora trained on, with their credits and licences (the artifact's provenance).
+    data: String,
     /// Named after its directory, which is what tells runs of one protocol and seed apart
     /// (robustness charts and `sermo info` show it); `<protocol>-seed<seed>` if it has none.
     name: String,
@@ -149,36 +153,60 @@ impl<'a> Run<'a> {
         data_args.copies = config.augment.copies;
         data_args.snr_low = config.augment.snr_low;
         data_args.snr_high = config.augment.snr_high;
-        let cache = Arc::new(load_cache(&data_args, &config.features, config.seed)?);
+        let (cache, sources) = load_cache(
+            &data_args,
+            &config.features,
+            config.seed,
+            Some(&config.protocol),
+        )?;
+        let cache = Arc::new(cache);
         let index = cache.index();
         let split: Split = config.protocol.split(&index, cache.copies(), config.seed)?;
+        let held_out = if !split.test_actors.is_empty() {
+            format!(
+                "; test actors {:?}, valid actors {:?}",
+                split.test_actors, split.valid_actors
+            )
+        } else if !split.test_speakers.is_empty() {
+            format!(
+                "; test speakers {}, valid speakers {}",
+                split.test_speakers.join(" "),
+                split.valid_speakers.join(" ")
+            )
+        } else {
+            String::new()
+        };
         eprintln!(
-            "protocol {}: {} train, {} valid, {} test examples{}",
+            "protocol {}: {} train, {} valid, {} test examples{held_out}",
             config.protocol,
             split.train.len(),
             split.valid.len(),
             split.test.len(),
-            if split.test_actors.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; test actors {:?}, valid actors {:?}",
-                    split.test_actors, split.valid_actors
-                )
-            }
         );
         write_json(&out.join("split.json"), &split)?;
         let (train_examples, fresh_audio) = training_examples(
             &split,
-            &index,
+            &cache,
             config.fresh.as_ref(),
-            args.data.data.as_deref(),
+            sources.as_ref(),
+            config.labels,
         )?;
         let scaler = Arc::new(fit_scaler(&cache, &train_examples)?);
         let shape = [config.features.n_mfcc, config.features.n_frames()];
         let batcher = MapBatcher::new(scaler.clone(), shape);
-        let valid_set = MapDataset::new(cache.clone(), split.valid.clone());
-        let test_set = MapDataset::new(cache.clone(), split.test.clone());
+        let valid_set = MapDataset::new(cache.clone(), split.valid.clone(), config.labels);
+        let test_set = MapDataset::new(cache.clone(), split.test.clone(), config.labels);
+        let trained: std::collections::BTreeSet<&str> = split
+            .train
+            .iter()
+            .filter_map(|e| cache.clip(e.clip))
+            .map(|c| c.corpus.as_str())
+            .collect();
+        let data = trained
+            .into_iter()
+            .map(corpus_credit)
+            .collect::<Vec<_>>()
+            .join("; ");
 
         let device = devices[0].clone();
         let ad_devices: Vec<Device> = devices.iter().map(|d| d.clone().autodiff()).collect();
@@ -195,6 +223,7 @@ impl<'a> Run<'a> {
             .ok()
             .and_then(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_owned))
             .unwrap_or_else(|| format!("{}-seed{}", config.protocol.slug(), config.seed));
+        let labels = config.labels.names();
         let epochs_dir = out.join("epochs");
         std::fs::create_dir_all(&epochs_dir)
             .with_context(|| format!("creating {}", epochs_dir.display()))?;
@@ -213,7 +242,8 @@ impl<'a> Run<'a> {
             test_set,
             device,
             ad_devices,
-            labels: EMOTIONS.iter().map(|s| s.to_string()).collect(),
+            labels,
+            data,
             name,
             epochs_dir,
             best_path: out.join("best.safetensors"),
@@ -281,7 +311,7 @@ impl<'a> Run<'a> {
         let mut shuffle = ChaCha8Rng::seed_from_u64(seed);
         let mut order = self.train_examples.clone();
         order.shuffle(&mut shuffle);
-        let order = MapDataset::new(self.cache.clone(), order);
+        let order = MapDataset::new(self.cache.clone(), order, config.labels);
         let mut items: Vec<MapItem> = (0..order.len())
             .map(|i| order.get(i))
             .collect::<Result<_, _>>()?;
@@ -404,7 +434,7 @@ impl<'a> Run<'a> {
         let mut meta = ArtifactMeta::paper(Provenance {
             name: self.name.clone(),
             trained: true,
-            data: "RAVDESS speech (Livingstone & Russo 2018), CC BY-NC-SA 4.0".into(),
+            data: self.data.clone(),
             protocol: Some(config.protocol.to_string()),
             seed: Some(config.seed),
             epochs: Some(epoch),
@@ -420,73 +450,8 @@ impl<'a> Run<'a> {
         });
         meta.features = config.features.clone();
         meta.model = config.model.clone();
+        meta.labels = self.labels.clone();
         meta
-    }
-
-    /// Tests the best epoch, once: model.safetensors (with its test accuracy), report.json,
-    /// curves.png and confusion.png.
-    fn final_test(&self, state: &TrainState) -> Result<()> {
-        let (args, config, out) = (self.args, &self.config, &self.args.out);
-        let best_path = &self.best_path;
-        let bytes =
-            std::fs::read(best_path).with_context(|| format!("reading {}", best_path.display()))?;
-        let mut artifact =
-            Artifact::from_bytes(&bytes).with_context(|| best_path.display().to_string())?;
-        let best = Classifier::new(&artifact, &self.device)?;
-        let (_, vt, vp) = evaluate(&best, &self.valid_set)?;
-        let (_, tt, tp) = evaluate(&best, &self.test_set)?;
-        let valid = Scores::new(&self.labels, &vt, &vp);
-        let test = Scores::new(&self.labels, &tt, &tp);
-        artifact.meta.provenance.epochs = Some(state.epochs_done);
-        artifact.meta.provenance.accuracies.push(Accuracy {
-            protocol: config.protocol.to_string(),
-            split: "test".into(),
-            accuracy: test.accuracy,
-            examples: test.examples,
-        });
-        let model_path = out.join("model.safetensors");
-        write_atomic(&model_path, &artifact.to_bytes()?)?;
-        let seconds: f64 = state.history.iter().map(|r| r.seconds).sum();
-        let report = TrainReport {
-            protocol: config.protocol.to_string(),
-            seed: config.seed,
-            backend: if args.devices == [0] {
-                args.backend.name().into()
-            } else {
-                format!("{} on devices {:?}", args.backend.name(), args.devices)
-            },
-            command: command_line(),
-            config: config.clone(),
-            cache_key: self.cache.manifest.key.clone(),
-            split_sizes: [
-                self.split.train.len(),
-                self.split.valid.len(),
-                self.split.test.len(),
-            ],
-            test_actors: self.split.test_actors.clone(),
-            valid_actors: self.split.valid_actors.clone(),
-            history: state.history.clone(),
-            best_epoch: state.best_epoch,
-            valid,
-            test: test.clone(),
-            seconds_per_epoch: seconds / state.history.len().max(1) as f64,
-        };
-        write_json(&out.join("report.json"), &report)?;
-        plots::curves(&out.join("curves.png"), &report.history)?;
-        plots::confusion(
-            &out.join("confusion.png"),
-            &self.labels,
-            &test.confusion_normalised,
-            &format!("{} test, best epoch {}", report.protocol, report.best_epoch),
-        )?;
-        eprintln!(
-            "test accuracy {:.2} % (macro F1 {:.3}) at best valid epoch {} — {}",
-            100.0 * test.accuracy,
-            test.macro_f1,
-            state.best_epoch,
-            out.display()
-        );
-        Ok(())
     }
 }
 

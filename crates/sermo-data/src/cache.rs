@@ -4,30 +4,36 @@
 //! ones. So they are computed in parallel once and stored, by default under the user's cache
 //! directory (`$XDG_CACHE_HOME/sermo/features/<key>`, e.g. `~/.cache/sermo/features/…`), keyed by
 //! a hash of the feature parameters, the augmentation settings and seed, and the clip list with
-//! each file's content hash. A run with other settings or other files gets another key; a
-//! cache whose data does not match its recorded hash is rebuilt, not trusted.
+//! each file's content hash (and, for clips other than RAVDESS's, their corpus, speaker and
+//! emotion, which their ids do not say). A run with other settings or other files gets another
+//! key; a cache whose data does not match its recorded hash is rebuilt, not trusted.
 //!
 //! On disk a cache is `manifest.json` plus `features.f32` (little-endian f32, clip-major:
 //! `[clip][copy][n_mfcc × n_frames]`, copy 0 clean). [`FeatureCache::export`] splits it into
 //! parts of at most 60 MiB with their hashes (how a lent GPU machine gets its data);
 //! [`FeatureCache::import`] checks and reassembles them.
 
+mod export;
+mod files;
+
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sermo_dsp::{AugmentConfig, FeatureConfig, FeatureExtractor};
 use sha2::{Digest, Sha256};
 
-use crate::{ClipInfo, DataError, Example, Index, parse_name};
+pub use export::{EXPORT_PART_BYTES, ExportManifest};
+pub(crate) use files::sha256_file;
+pub use files::{clip_seed, default_cache_root, write_atomic};
+use files::{from_le, hex, to_le};
+
+use crate::labels::{EMOTIONS, emotion_index};
+use crate::{Clip, DataError, Example, Index, parse_name};
 
 /// Cache layout version; bump when the on-disk layout changes.
 const CACHE_VERSION: u32 = 1;
-/// Largest part an export writes: 60 MiB.
-pub const EXPORT_PART_BYTES: usize = 60 * 1024 * 1024;
 const DATA_FILE: &str = "features.f32";
 const MANIFEST: &str = "manifest.json";
 
@@ -43,12 +49,69 @@ pub struct CacheSpec {
 }
 
 /// One cached clip.
+///
+/// A RAVDESS clip is its id alone (its name carries emotion and actor), as in caches written
+/// before other corpora existed, which therefore still open; a clip of any other corpus also
+/// records its corpus, speaker and emotion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CachedClip {
-    /// Path relative to the dataset root (its RAVDESS name carries emotion and actor).
+    /// The clip's id ([`Clip::id`]).
     pub id: String,
     /// SNR (dB) of this clip's noisy copies.
     pub snr_db: i32,
+    /// Corpus (clips not named by RAVDESS only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corpus: Option<String>,
+    /// Speaker (clips not named by RAVDESS only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
+    /// Emotion, one of sermo's eight names (clips not named by RAVDESS only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emotion: Option<String>,
+}
+
+impl CachedClip {
+    fn of(clip: &Clip, snr_db: i32) -> Self {
+        let own = |s: &str| (!clip.named_by_ravdess()).then(|| s.to_string());
+        CachedClip {
+            id: clip.id.clone(),
+            snr_db,
+            corpus: own(&clip.corpus),
+            speaker: own(&clip.speaker),
+            emotion: own(clip.emotion()),
+        }
+    }
+
+    /// The clip this entry describes (its path is its id: the cache holds no file).
+    fn clip(&self) -> Result<Clip, DataError> {
+        let bad = |e: String| DataError::Cache(format!("clip {}: {e}", self.id));
+        match (&self.corpus, &self.speaker, &self.emotion) {
+            (None, None, None) => {
+                let name = self.id.rsplit('/').next().unwrap_or(&self.id);
+                let info = parse_name(name).map_err(bad)?;
+                Ok(Clip::ravdess(
+                    PathBuf::from(&self.id),
+                    self.id.clone(),
+                    info,
+                ))
+            }
+            (Some(corpus), Some(speaker), Some(emotion)) => Ok(Clip {
+                path: PathBuf::from(&self.id),
+                id: self.id.clone(),
+                corpus: corpus.clone(),
+                speaker: speaker.clone(),
+                label: emotion_index(emotion).ok_or_else(|| {
+                    bad(format!(
+                        "emotion {emotion:?} is not one of {}",
+                        EMOTIONS.join(", ")
+                    ))
+                })?,
+                info: None,
+                sha256: None,
+            }),
+            _ => Err(bad("corpus, speaker and emotion go together".into())),
+        }
+    }
 }
 
 /// The manifest written beside the data.
@@ -72,119 +135,44 @@ pub struct Manifest {
     pub data_bytes: u64,
 }
 
-/// The manifest of an export: the cache manifest and its data parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExportManifest {
-    /// The cache's own manifest.
-    pub cache: Manifest,
-    /// `(file name, bytes, hex SHA-256)` of each part, in order.
-    pub parts: Vec<(String, u64, String)>,
-}
-
 /// Feature maps in memory, with what they are.
 #[derive(Debug, Clone)]
 pub struct FeatureCache {
     /// What this cache holds.
     pub manifest: Manifest,
-    /// Parsed RAVDESS names of the clips, in data order.
-    pub infos: Vec<ClipInfo>,
+    /// The clips, in data order (paths are their ids).
+    clips: Vec<Clip>,
     data: Vec<f32>,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn sha256_file(path: &Path) -> Result<(String, u64), DataError> {
-    let mut file = fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| DataError::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    Ok((hex(&hasher.finalize()), total))
-}
-
-/// A seed for one clip drawn from a run seed and the clip's id: independent of clip order and
-/// thread scheduling. The noisy copies use it; so do the robustness report's shifts.
-pub fn clip_seed(seed: u64, id: &str) -> u64 {
-    let digest = Sha256::new()
-        .chain_update(seed.to_le_bytes())
-        .chain_update(id.as_bytes())
-        .finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_le_bytes(first)
-}
-
-/// The default cache root: `$XDG_CACHE_HOME/sermo/features` (or the platform's equivalent).
-pub fn default_cache_root() -> PathBuf {
-    dirs::cache_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("sermo")
-        .join("features")
-}
-
-/// Writes `bytes` to `path` atomically (temporary file + rename), so a crash never leaves a
-/// half-written file under the final name.
-///
-/// Each call writes its own temporary file (named for the process and a per-process counter):
-/// two trainings that build the same feature cache at once, as paired runs on one machine do,
-/// would otherwise write into one temporary file, and the second rename finds it gone.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(
-        ".{name}.{}-{}.tmp",
-        std::process::id(),
-        CALLS.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .map_err(|e| DataError::io(&tmp, e))
-        .and_then(|()| fs::rename(&tmp, path).map_err(|e| DataError::io(path, e)));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp); // best effort: the error says what failed
-    }
-    written
-}
-
-fn to_le(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-fn from_le(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
-}
-
 impl FeatureCache {
-    /// The cache key of `index` under `spec`: hashes the spec and every file's id and content.
+    /// The cache key of `index` under `spec`: hashes the spec and every file's id and content
+    /// (the content hash the index holds, else the file read now), and for clips not named by
+    /// RAVDESS their corpus, speaker and emotion too. A RAVDESS-only index gets the key it got
+    /// before other corpora existed.
     pub fn key(index: &Index, spec: &CacheSpec) -> Result<String, DataError> {
-        let files: Vec<(String, String)> = index
+        let files: Vec<String> = index
             .clips
             .par_iter()
-            .map(|c| sha256_file(&c.path).map(|(h, _)| (c.id.clone(), h)))
+            .map(|c| match &c.sha256 {
+                Some(h) => Ok(h.clone()),
+                None => sha256_file(&c.path).map(|(h, _)| h),
+            })
             .collect::<Result<_, _>>()?;
         let spec_json = serde_json::to_string(&(CACHE_VERSION, spec))
             .map_err(|e| DataError::Cache(format!("encoding spec: {e}")))?;
         let mut hasher = Sha256::new();
         hasher.update(spec_json.as_bytes());
-        for (id, h) in files {
-            hasher.update(id.as_bytes());
+        for (clip, h) in index.clips.iter().zip(files) {
+            hasher.update(clip.id.as_bytes());
             hasher.update([0]);
             hasher.update(h.as_bytes());
+            if !clip.named_by_ravdess() {
+                for part in [&clip.corpus, &clip.speaker, clip.emotion()] {
+                    hasher.update([1]);
+                    hasher.update(part.as_bytes());
+                }
+            }
         }
         Ok(hex(&hasher.finalize()))
     }
@@ -264,18 +252,16 @@ impl FeatureCache {
             )
             .collect();
 
+        let mut cached = Vec::new();
         let mut clips = Vec::new();
-        let mut infos = Vec::new();
         let mut failed = Vec::new();
         let mut data = Vec::with_capacity(total * (copies + 1) * map_len);
         for (clip, result) in index.clips.iter().zip(results) {
             match result {
                 Ok((snr_db, maps)) => {
-                    clips.push(CachedClip {
-                        id: clip.id.clone(),
-                        snr_db,
-                    });
-                    infos.push(clip.info);
+                    let entry = CachedClip::of(clip, snr_db);
+                    clips.push(entry.clip()?);
+                    cached.push(entry);
                     data.extend_from_slice(&maps);
                 }
                 Err(reason) if strict => {
@@ -295,12 +281,12 @@ impl FeatureCache {
                 key,
                 spec: spec.clone(),
                 map_len,
-                clips,
+                clips: cached,
                 failed,
                 data_sha256,
                 data_bytes: bytes.len() as u64,
             },
-            infos,
+            clips,
             data,
         })
     }
@@ -350,17 +336,14 @@ impl FeatureCache {
                 per_clip * manifest.clips.len()
             )));
         }
-        let infos = manifest
+        let clips = manifest
             .clips
             .iter()
-            .map(|c| {
-                let name = c.id.rsplit('/').next().unwrap_or(&c.id);
-                parse_name(name).map_err(|e| DataError::Cache(format!("clip {}: {e}", c.id)))
-            })
+            .map(CachedClip::clip)
             .collect::<Result<_, _>>()?;
         Ok(Self {
             manifest,
-            infos,
+            clips,
             data,
         })
     }
@@ -368,17 +351,7 @@ impl FeatureCache {
     /// An [`Index`] of the cached clips (paths are the ids), for splitting.
     pub fn index(&self) -> Index {
         Index {
-            clips: self
-                .manifest
-                .clips
-                .iter()
-                .zip(&self.infos)
-                .map(|(c, info)| crate::Clip {
-                    path: PathBuf::from(&c.id),
-                    id: c.id.clone(),
-                    info: *info,
-                })
-                .collect(),
+            clips: self.clips.clone(),
             rejected: Vec::new(),
         }
     }
@@ -412,68 +385,14 @@ impl FeatureCache {
         self.data.get(start..start + self.map_len())
     }
 
-    /// Class index of a clip (0–7).
+    /// The emotion of a clip: an index into sermo's eight names ([`EMOTIONS`]; a model's
+    /// class is [`crate::LabelSet::class`] of it).
     pub fn label(&self, clip: usize) -> Option<usize> {
-        self.infos.get(clip).map(|i| i.label())
+        self.clips.get(clip).map(|c| c.label)
     }
 
-    /// Writes the cache to `dir` as parts of at most `part_bytes` (≤ [`EXPORT_PART_BYTES`]) and
-    /// an `export.json` naming each part with its hash.
-    pub fn export(&self, dir: &Path, part_bytes: usize) -> Result<ExportManifest, DataError> {
-        let part_bytes = part_bytes.clamp(4, EXPORT_PART_BYTES) / 4 * 4;
-        fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
-        let bytes = to_le(&self.data);
-        let mut parts = Vec::new();
-        for (i, chunk) in bytes.chunks(part_bytes).enumerate() {
-            let name = format!("{DATA_FILE}.{i:03}");
-            write_atomic(&dir.join(&name), chunk)?;
-            parts.push((name, chunk.len() as u64, hex(&Sha256::digest(chunk))));
-        }
-        let export = ExportManifest {
-            cache: self.manifest.clone(),
-            parts,
-        };
-        let json = serde_json::to_vec_pretty(&export)
-            .map_err(|e| DataError::Cache(format!("encoding export manifest: {e}")))?;
-        write_atomic(&dir.join("export.json"), &json)?;
-        Ok(export)
-    }
-
-    /// Reads an export written by [`FeatureCache::export`], verifying every part and the whole,
-    /// and installs it under `root` (so later runs find it by key). Returns the cache.
-    pub fn import(dir: &Path, root: &Path) -> Result<Self, DataError> {
-        let path = dir.join("export.json");
-        let text = fs::read(&path).map_err(|e| DataError::io(&path, e))?;
-        let export: ExportManifest = serde_json::from_slice(&text)
-            .map_err(|e| DataError::Cache(format!("{}: {e}", path.display())))?;
-        let mut bytes = Vec::with_capacity(export.cache.data_bytes as usize);
-        for (name, len, sha) in &export.parts {
-            if name.contains('/') || name.contains('\\') || name.contains("..") {
-                return Err(DataError::Cache(format!(
-                    "{}: bad part name {name:?}",
-                    path.display()
-                )));
-            }
-            let part_path = dir.join(name);
-            let part = fs::read(&part_path).map_err(|e| DataError::io(&part_path, e))?;
-            if part.len() as u64 != *len || hex(&Sha256::digest(&part)) != *sha {
-                return Err(DataError::Cache(format!(
-                    "{}: part does not match its hash (corrupt or truncated)",
-                    part_path.display()
-                )));
-            }
-            bytes.extend_from_slice(&part);
-        }
-        if bytes.len() as u64 != export.cache.data_bytes
-            || hex(&Sha256::digest(&bytes)) != export.cache.data_sha256
-        {
-            return Err(DataError::Cache(format!(
-                "{}: reassembled data does not match the cache hash",
-                dir.display()
-            )));
-        }
-        let cache = Self::from_parts(export.cache, from_le(&bytes))?;
-        cache.save(&root.join(&cache.manifest.key))?;
-        Ok(cache)
+    /// A clip's corpus, speaker and emotion.
+    pub fn clip(&self, clip: usize) -> Option<&Clip> {
+        self.clips.get(clip)
     }
 }

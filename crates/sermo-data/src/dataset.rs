@@ -8,7 +8,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use sermo_model::train::Batch;
 use sermo_model::{Scaler, model_input};
 
-use crate::{DataError, Example, FeatureCache};
+use crate::{DataError, Example, FeatureCache, LabelSet};
 
 /// One example: a raw (unscaled) MFCC map and its class.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,17 +19,22 @@ pub struct MapItem {
     pub label: usize,
 }
 
-/// The examples of one split, read from the cache.
+/// The examples of one split, read from the cache, with their classes in a label set.
 #[derive(Debug, Clone)]
 pub struct MapDataset {
     cache: Arc<FeatureCache>,
     examples: Vec<Example>,
+    labels: LabelSet,
 }
 
 impl MapDataset {
-    /// A dataset over `examples` of `cache`.
-    pub fn new(cache: Arc<FeatureCache>, examples: Vec<Example>) -> Self {
-        Self { cache, examples }
+    /// A dataset over `examples` of `cache`, their targets the classes of `labels`.
+    pub fn new(cache: Arc<FeatureCache>, examples: Vec<Example>, labels: LabelSet) -> Self {
+        Self {
+            cache,
+            examples,
+            labels,
+        }
     }
 
     /// The examples, in order.
@@ -59,7 +64,7 @@ impl Dataset<MapItem> for MapDataset {
         })?;
         Ok(MapItem {
             map: map.to_vec(),
-            label,
+            label: self.labels.class(label),
         })
     }
 

@@ -7,15 +7,13 @@
 //! seeded from the epoch's seed and the clip's id, so a resumed run sees what an uninterrupted
 //! one would.
 
-use std::path::Path;
-
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sermo_dsp::{Audio, AugmentPolicy, FeatureConfig, FeatureExtractor, decode_file, mask_map};
 
-use crate::{DataError, Index, MapItem, clip_seed};
+use crate::{Clip, DataError, LabelSet, MapItem, clip_seed};
 
 /// Fresh augmentation of a run: recorded in its config.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,22 +32,22 @@ pub struct TrainAudio {
 }
 
 impl TrainAudio {
-    /// Decodes `clips` of `index` (ids relative to `root`), in parallel.
+    /// Decodes `clips` (from their paths: clips of an [`crate::Index`] the sources were loaded
+    /// into, not a cache's), in parallel; their targets are their classes in `labels`.
     ///
     /// # Errors
     /// [`DataError::Dataset`] naming the first file that cannot be decoded.
-    pub fn load(index: &Index, root: &Path, clips: &[usize]) -> Result<Self, DataError> {
+    pub fn load(clips: &[&Clip], labels: LabelSet) -> Result<Self, DataError> {
         let audio = clips
             .par_iter()
-            .map(|&c| {
+            .map(|clip| {
                 // The decoder's message names the file.
-                decode_file(root.join(&index.clips[c].id))
-                    .map_err(|e| DataError::Dataset(e.to_string()))
+                decode_file(&clip.path).map_err(|e| DataError::Dataset(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            ids: clips.iter().map(|&c| index.clips[c].id.clone()).collect(),
-            labels: clips.iter().map(|&c| index.clips[c].info.label()).collect(),
+            ids: clips.iter().map(|c| c.id.clone()).collect(),
+            labels: clips.iter().map(|c| labels.class(c.label)).collect(),
             audio,
         })
     }

@@ -6,6 +6,14 @@
 //!   noisy copy of a test clip out of training.
 //! - [`Protocol::Actor`]: k-fold by actor — no test speaker is heard in training. Noisy copies in
 //!   training only; validation and test score clean clips.
+//! - [`Protocol::Speaker`]: k-fold over the speakers of every corpus together: each fold tests
+//!   whole speakers of every corpus and validates on other whole speakers of every corpus.
+//! - [`Protocol::Corpus`]: test on a corpus never trained on; validate on held-out speakers of
+//!   the training corpora.
+//!
+//! `paper` and `actor` read RAVDESS file names (emotion, actor) and refuse other corpora; under
+//! every protocol but `paper`, noisy copies train only and validation and test score clean
+//! clips. How each splits is in `splits.rs`.
 //!
 //! [`ProtocolKind`] names them for command lines (`sermo --protocol`), with their help, so that
 //! a protocol is defined here once.
@@ -14,11 +22,9 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::splits::{actor, corpus, paper, speaker};
 use crate::{DataError, Index};
 
 /// One training or evaluation example: a clip and one of its feature maps.
@@ -45,6 +51,24 @@ pub enum Protocol {
         /// Explicit test actors, overriding `folds`/`fold`.
         test_actors: Option<Vec<u8>>,
     },
+    /// Held-out speakers of every corpus.
+    Speaker {
+        /// Number of folds: every corpus's speakers (in name order) are cut into this many
+        /// contiguous blocks, so every corpus needs at least this many speakers. Default 6.
+        folds: usize,
+        /// The fold tested (0-based).
+        fold: usize,
+    },
+    /// A held-out corpus.
+    Corpus {
+        /// The corpus tested (`--test-corpus`), never trained on.
+        test_corpus: Option<String>,
+        /// Validation speakers of each training corpus: block `fold` of `folds` (as `speaker`
+        /// cuts them). Default 6.
+        folds: usize,
+        /// The block validated on (0-based).
+        fold: usize,
+    },
 }
 
 impl fmt::Display for Protocol {
@@ -56,6 +80,16 @@ impl fmt::Display for Protocol {
                 ..
             } => write!(f, "actor(test {actors:?})"),
             Protocol::Actor { folds, fold, .. } => write!(f, "actor(fold {fold} of {folds})"),
+            Protocol::Speaker { folds, fold } => write!(f, "speaker(fold {fold} of {folds})"),
+            Protocol::Corpus {
+                test_corpus,
+                folds,
+                fold,
+            } => write!(
+                f,
+                "corpus(test {}, valid fold {fold} of {folds})",
+                test_corpus.as_deref().unwrap_or("?")
+            ),
         }
     }
 }
@@ -70,17 +104,28 @@ pub enum ProtocolKind {
     Paper,
     /// `actor`.
     Actor,
+    /// `speaker`.
+    Speaker,
+    /// `corpus`.
+    Corpus,
 }
 
 impl ProtocolKind {
     /// Every protocol, in the order the help lists them.
-    pub const ALL: [ProtocolKind; 2] = [ProtocolKind::Paper, ProtocolKind::Actor];
+    pub const ALL: [ProtocolKind; 4] = [
+        ProtocolKind::Paper,
+        ProtocolKind::Actor,
+        ProtocolKind::Speaker,
+        ProtocolKind::Corpus,
+    ];
 
     /// The name on the command line and in JSON.
     pub fn name(self) -> &'static str {
         match self {
             ProtocolKind::Paper => "paper",
             ProtocolKind::Actor => "actor",
+            ProtocolKind::Speaker => "speaker",
+            ProtocolKind::Corpus => "corpus",
         }
     }
 
@@ -93,6 +138,13 @@ impl ProtocolKind {
             ProtocolKind::Actor => {
                 "k-fold by actor: test speakers never heard in training; evaluation on clean clips"
             }
+            ProtocolKind::Speaker => {
+                "k-fold over the speakers of every corpus: each fold tests and validates on whole \
+                 speakers of every corpus; evaluation on clean clips"
+            }
+            ProtocolKind::Corpus => {
+                "train and validate on some corpora, test on one never trained on (--test-corpus)"
+            }
         }
     }
 
@@ -104,6 +156,15 @@ impl ProtocolKind {
                 folds: options.folds,
                 fold: options.fold,
                 test_actors: options.test_actors.clone(),
+            },
+            ProtocolKind::Speaker => Protocol::Speaker {
+                folds: options.folds,
+                fold: options.fold,
+            },
+            ProtocolKind::Corpus => Protocol::Corpus {
+                test_corpus: options.test_corpus.clone(),
+                folds: options.folds,
+                fold: options.fold,
             },
         }
     }
@@ -131,15 +192,20 @@ impl FromStr for ProtocolKind {
     }
 }
 
-/// The parameters a protocol may take besides its name (`--fold`, `--folds`, `--test-actors`).
+/// The parameters a protocol may take besides its name (`--fold`, `--folds`, `--test-actors`,
+/// `--test-corpus`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtocolOptions {
-    /// Folds under `actor` (must divide 24). Default: 6 (4 actors each).
+    /// Folds under `actor` (must divide 24), `speaker` and `corpus` (validation blocks).
+    /// Default: 6 (4 RAVDESS actors each).
     pub folds: usize,
-    /// Fold tested under `actor` (0-based). Default: 0.
+    /// Fold tested under `actor` and `speaker`, validated on under `corpus` (0-based).
+    /// Default: 0.
     pub fold: usize,
     /// Explicit test actors under `actor`, overriding `fold`. Default: none.
     pub test_actors: Option<Vec<u8>>,
+    /// The corpus tested under `corpus`. Default: none (the protocol asks for it).
+    pub test_corpus: Option<String>,
 }
 
 impl Default for ProtocolOptions {
@@ -148,12 +214,13 @@ impl Default for ProtocolOptions {
             folds: 6,
             fold: 0,
             test_actors: None,
+            test_corpus: None,
         }
     }
 }
 
 /// The three disjoint example sets of a protocol.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Split {
     /// Training examples.
     pub train: Vec<Example>,
@@ -165,40 +232,36 @@ pub struct Split {
     pub test_actors: Vec<u8>,
     /// Actors validated on (actor protocol), for reports.
     pub valid_actors: Vec<u8>,
+    /// Speakers tested, as `corpus/speaker` (`speaker` and `corpus` protocols), for reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_speakers: Vec<String>,
+    /// Speakers validated on, as `corpus/speaker` (`speaker` and `corpus` protocols).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub valid_speakers: Vec<String>,
 }
 
 impl Split {
-    /// Checks that no clip (and under `actor`, no actor) is in two splits.
-    pub fn check_disjoint(&self, index: &Index, by_actor: bool) -> Result<(), DataError> {
+    /// Checks that no clip (and, `by_speaker`, no speaker of any corpus) is in two splits.
+    pub fn check_disjoint(&self, index: &Index, by_speaker: bool) -> Result<(), DataError> {
         let clips = |xs: &[Example]| xs.iter().map(|e| e.clip).collect::<BTreeSet<_>>();
         let (tr, va, te) = (clips(&self.train), clips(&self.valid), clips(&self.test));
         if !tr.is_disjoint(&va) || !tr.is_disjoint(&te) || !va.is_disjoint(&te) {
             return Err(DataError::Protocol("a clip is in two splits".into()));
         }
-        if by_actor {
-            let actors = |s: &BTreeSet<usize>| {
+        if by_speaker {
+            let speakers = |s: &BTreeSet<usize>| {
                 s.iter()
-                    .map(|&c| index.clips[c].info.actor)
+                    .filter_map(|&c| index.clips.get(c))
+                    .map(|c| (c.corpus.as_str(), c.speaker.as_str()))
                     .collect::<BTreeSet<_>>()
             };
-            let (a, b, c) = (actors(&tr), actors(&va), actors(&te));
+            let (a, b, c) = (speakers(&tr), speakers(&va), speakers(&te));
             if !a.is_disjoint(&b) || !a.is_disjoint(&c) || !b.is_disjoint(&c) {
-                return Err(DataError::Protocol("an actor is in two splits".into()));
+                return Err(DataError::Protocol("a speaker is in two splits".into()));
             }
         }
         Ok(())
     }
-}
-
-fn with_copies(clips: &[usize], copies: usize) -> Vec<Example> {
-    clips
-        .iter()
-        .flat_map(|&clip| (0..=copies).map(move |copy| Example { clip, copy }))
-        .collect()
-}
-
-fn clean(clips: &[usize]) -> Vec<Example> {
-    with_copies(clips, 0)
 }
 
 impl Protocol {
@@ -207,6 +270,8 @@ impl Protocol {
         match self {
             Protocol::Paper => ProtocolKind::Paper,
             Protocol::Actor { .. } => ProtocolKind::Actor,
+            Protocol::Speaker { .. } => ProtocolKind::Speaker,
+            Protocol::Corpus { .. } => ProtocolKind::Corpus,
         }
     }
 
@@ -219,7 +284,8 @@ impl Protocol {
         }
     }
 
-    /// Short name for file names and reports: `paper`, `actor-f0`, `actor-t1-2-3-4`.
+    /// Short name for file names and reports: `paper`, `actor-f0`, `actor-t1-2-3-4`,
+    /// `speaker-f0`, `corpus-nemo-f0`.
     pub fn slug(&self) -> String {
         match self {
             Protocol::Paper => "paper".into(),
@@ -234,11 +300,37 @@ impl Protocol {
                     .join("-")
             ),
             Protocol::Actor { fold, .. } => format!("actor-f{fold}"),
+            Protocol::Speaker { fold, .. } => format!("speaker-f{fold}"),
+            Protocol::Corpus {
+                test_corpus, fold, ..
+            } => format!(
+                "corpus-{}-f{fold}",
+                test_corpus.as_deref().unwrap_or("none")
+            ),
         }
     }
 
-    /// Splits `index` (with `copies` noisy copies per clip in the feature cache), seeded.
+    /// Splits `index` (with `copies` noisy copies per clip in the feature cache), seeded (only
+    /// `paper` draws; the others hold out speakers in name order).
+    ///
+    /// # Errors
+    /// `paper` and `actor` on clips that are not RAVDESS's, parameters the data cannot meet
+    /// (too few speakers for the folds, an unknown test corpus), and an empty split.
     pub fn split(&self, index: &Index, copies: usize, seed: u64) -> Result<Split, DataError> {
+        if matches!(self, Protocol::Paper | Protocol::Actor { .. }) && !index.is_ravdess_only() {
+            let corpora: BTreeSet<&str> = index
+                .clips
+                .iter()
+                .filter(|c| !c.named_by_ravdess())
+                .map(|c| c.corpus.as_str())
+                .collect();
+            return Err(DataError::Protocol(format!(
+                "{} splits RAVDESS by what its file names say (emotion, actor), but the data \
+                 holds other corpora ({}): use --protocol speaker or --protocol corpus",
+                self.kind(),
+                corpora.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
         let split = match self {
             Protocol::Paper => paper(index, copies, seed),
             Protocol::Actor {
@@ -246,8 +338,14 @@ impl Protocol {
                 fold,
                 test_actors,
             } => actor(index, copies, *folds, *fold, test_actors.as_deref())?,
+            Protocol::Speaker { folds, fold } => speaker(index, copies, *folds, *fold)?,
+            Protocol::Corpus {
+                test_corpus,
+                folds,
+                fold,
+            } => corpus(index, copies, test_corpus.as_deref(), *folds, *fold)?,
         };
-        split.check_disjoint(index, matches!(self, Protocol::Actor { .. }))?;
+        split.check_disjoint(index, !matches!(self, Protocol::Paper))?;
         if split.train.is_empty() || split.valid.is_empty() || split.test.is_empty() {
             return Err(DataError::Protocol(format!(
                 "{self} leaves a split empty ({} train, {} valid, {} test examples)",
@@ -258,95 +356,6 @@ impl Protocol {
         }
         Ok(split)
     }
-}
-
-/// Per emotion: shuffle its clips (seeded), take 10 % for test, 10 % for validation, the rest
-/// for training. Every copy of a clip goes with the clip.
-fn paper(index: &Index, copies: usize, seed: u64) -> Split {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (mut train, mut valid, mut test) = (Vec::new(), Vec::new(), Vec::new());
-    for emotion in 1..=8u8 {
-        let mut clips: Vec<usize> = (0..index.clips.len())
-            .filter(|&i| index.clips[i].info.emotion == emotion)
-            .collect();
-        clips.shuffle(&mut rng);
-        let n = clips.len();
-        let n_test = (n as f64 * 0.1).round() as usize;
-        let n_valid = (n as f64 * 0.1).round() as usize;
-        test.extend_from_slice(&clips[..n_test.min(n)]);
-        valid.extend_from_slice(&clips[n_test.min(n)..(n_test + n_valid).min(n)]);
-        train.extend_from_slice(&clips[(n_test + n_valid).min(n)..]);
-    }
-    for v in [&mut train, &mut valid, &mut test] {
-        v.sort_unstable();
-    }
-    Split {
-        train: with_copies(&train, copies),
-        valid: with_copies(&valid, copies),
-        test: with_copies(&test, copies),
-        test_actors: Vec::new(),
-        valid_actors: Vec::new(),
-    }
-}
-
-/// Test actors: the fold's block of actors (or the explicit list); validation actors: the two
-/// actors that follow the test block, cyclically; training: everyone else.
-fn actor(
-    index: &Index,
-    copies: usize,
-    folds: usize,
-    fold: usize,
-    explicit: Option<&[u8]>,
-) -> Result<Split, DataError> {
-    let all: Vec<u8> = (1..=24).collect();
-    let test_actors: Vec<u8> = match explicit {
-        Some(list) => {
-            if list.iter().any(|a| !(1..=24).contains(a)) {
-                return Err(DataError::Protocol(format!(
-                    "test actors {list:?} must be in 1–24"
-                )));
-            }
-            list.iter()
-                .copied()
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect()
-        }
-        None => {
-            if folds == 0 || !24usize.is_multiple_of(folds) || fold >= folds {
-                return Err(DataError::Protocol(format!(
-                    "fold {fold} of {folds}: folds must divide 24 actors and fold must be below it"
-                )));
-            }
-            let size = 24 / folds;
-            all[fold * size..(fold + 1) * size].to_vec()
-        }
-    };
-    let Some(last) = test_actors.iter().copied().max() else {
-        return Err(DataError::Protocol("no test actors given".into()));
-    };
-    let valid_actors: Vec<u8> = (1..=24u8)
-        .map(|k| (last - 1 + k) % 24 + 1)
-        .filter(|a| !test_actors.contains(a))
-        .take(2)
-        .collect();
-    let pick = |actors: &[u8]| -> Vec<usize> {
-        (0..index.clips.len())
-            .filter(|&i| actors.contains(&index.clips[i].info.actor))
-            .collect()
-    };
-    let train_actors: Vec<u8> = all
-        .iter()
-        .copied()
-        .filter(|a| !test_actors.contains(a) && !valid_actors.contains(a))
-        .collect();
-    Ok(Split {
-        train: with_copies(&pick(&train_actors), copies),
-        valid: clean(&pick(&valid_actors)),
-        test: clean(&pick(&test_actors)),
-        test_actors,
-        valid_actors,
-    })
 }
 
 #[cfg(test)]
@@ -366,8 +375,8 @@ mod tests {
             let json = serde_json::to_value(&protocol).unwrap();
             assert_eq!(json["name"], kind.name());
         }
-        let err = "speaker".parse::<ProtocolKind>().unwrap_err().to_string();
-        assert!(err.contains("paper, actor"), "{err}");
+        let err = "speakers".parse::<ProtocolKind>().unwrap_err().to_string();
+        assert!(err.contains("paper, actor, speaker, corpus"), "{err}");
     }
 
     #[test]
@@ -376,6 +385,7 @@ mod tests {
             folds: 4,
             fold: 2,
             test_actors: Some(vec![1, 2]),
+            test_corpus: Some("nemo".into()),
         };
         assert_eq!(
             ProtocolKind::Actor.protocol(&options),
@@ -386,5 +396,13 @@ mod tests {
             }
         );
         assert_eq!(ProtocolKind::Paper.protocol(&options), Protocol::Paper);
+        assert_eq!(
+            ProtocolKind::Speaker.protocol(&options),
+            Protocol::Speaker { folds: 4, fold: 2 }
+        );
+        assert_eq!(
+            ProtocolKind::Corpus.protocol(&options).slug(),
+            "corpus-nemo-f2"
+        );
     }
 }

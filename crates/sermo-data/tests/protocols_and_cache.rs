@@ -1,12 +1,14 @@
-//! Protocols keep splits disjoint; the feature cache is reused, verified, exported and imported.
+//! Protocols keep splits disjoint; the feature cache is reused, verified, exported and imported;
+//! a RAVDESS folder's ids, splits and cache key are what they were before other corpora.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use sermo_data::synthetic::{SyntheticSpec, write_dataset};
-use sermo_data::{CacheSpec, Example, FeatureCache, Index, Protocol};
+use sermo_data::{CacheSpec, Example, FeatureCache, Index, LabelMap, Protocol};
 use sermo_dsp::{AugmentConfig, FeatureConfig};
+use sha2::{Digest, Sha256};
 
 fn index_of_24_actors() -> (tempfile::TempDir, Index) {
     let dir = tempfile::tempdir().unwrap();
@@ -66,11 +68,11 @@ fn paper_protocol_is_stratified_and_disjoint() {
         let n = index
             .clips
             .iter()
-            .filter(|c| c.info.emotion == emotion)
+            .filter(|c| c.info.unwrap().emotion == emotion)
             .count();
         let t = te
             .iter()
-            .filter(|&&c| index.clips[c].info.emotion == emotion)
+            .filter(|&&c| index.clips[c].info.unwrap().emotion == emotion)
             .count();
         assert_eq!(t, (n as f64 * 0.1).round() as usize);
     }
@@ -89,7 +91,7 @@ fn actor_protocol_never_shares_a_speaker() {
         let split = Protocol::actor_fold(fold).split(&index, 3, 0).unwrap();
         let actors = |xs: &[Example]| {
             xs.iter()
-                .map(|e| index.clips[e.clip].info.actor)
+                .map(|e| index.clips[e.clip].info.unwrap().actor)
                 .collect::<BTreeSet<_>>()
         };
         let (a, b, c) = (
@@ -215,4 +217,86 @@ fn two_builders_of_one_cache_both_succeed() {
     assert_eq!(built[0].manifest, built[1].manifest);
     let reopened = FeatureCache::open(&root.join(&built[0].manifest.key)).unwrap();
     assert_eq!(reopened.manifest, built[0].manifest);
+}
+
+fn sha(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// RAVDESS-named WAVs whose samples are integers made without floating point: the same bytes
+/// on every machine, so their cache key is too.
+fn write_integer_clips(root: &Path) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    for actor in 1..=2u32 {
+        let dir = root.join(format!("Actor_{actor:02}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for emotion in 1..=8u32 {
+            for statement in 1..=2u32 {
+                let name = format!("03-01-{emotion:02}-01-{statement:02}-01-{actor:02}.wav");
+                let mut w = hound::WavWriter::create(dir.join(name), spec).unwrap();
+                for i in 0..200u32 {
+                    let v = (i * 31 + actor * 7 + emotion * 13 + statement) % 2000;
+                    w.write_sample(v as i16 - 1000).unwrap();
+                }
+                w.finalize().unwrap();
+            }
+        }
+    }
+}
+
+/// What `paper` and `actor` give a RAVDESS folder (clip ids, splits) and the feature cache key of
+/// a RAVDESS folder, pinned to the values computed before other corpora existed (commit
+/// 9fa61a9): loading corpora as data must not move a RAVDESS run's split or its cache. The same
+/// through [`Index::load`], the path `sermo train --data` takes.
+#[test]
+fn ravdess_ids_splits_and_cache_key_are_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = SyntheticSpec {
+        actors: 24,
+        seconds: 0.05,
+        ..SyntheticSpec::default()
+    };
+    write_dataset(&dir.path().join("synth"), &spec, true).unwrap();
+    let index = Index::scan(&dir.path().join("synth")).unwrap();
+    let loaded = Index::load(&[dir.path().join("synth")], &LabelMap::default()).unwrap();
+    assert_eq!(loaded.clips, index.clips);
+    let ids: Vec<&str> = index.clips.iter().map(|c| c.id.as_str()).collect();
+    let mut splits =
+        vec![serde_json::to_string(&Protocol::Paper.split(&index, 3, 0).unwrap()).unwrap()];
+    splits.push(serde_json::to_string(&Protocol::Paper.split(&index, 3, 7).unwrap()).unwrap());
+    for fold in 0..6 {
+        let split = Protocol::actor_fold(fold).split(&index, 3, 0).unwrap();
+        splits.push(serde_json::to_string(&split).unwrap());
+    }
+    let got_ids = sha(&ids.join("\n"));
+    let got_splits = sha(&splits.join("\n"));
+
+    write_integer_clips(&dir.path().join("ints"));
+    let ints = Index::scan(&dir.path().join("ints")).unwrap();
+    let cache_spec = CacheSpec {
+        features: FeatureConfig::default(),
+        augment: AugmentConfig::default(),
+        seed: 0,
+    };
+    let got_key = FeatureCache::key(&ints, &cache_spec).unwrap();
+    assert_eq!(
+        got_ids,
+        "06167e97dd0ee06ab2f7eaeaebdb07ee561b0266d43bbe4e1488839b155560dd"
+    );
+    assert_eq!(
+        got_splits,
+        "af31559ccc1c94e5f057251cc106ecc2953248382ab3ca026bc780535bdcb123"
+    );
+    assert_eq!(
+        got_key,
+        "e710bb1d59fa88f0c8c3cb2f0751ccbe872b0b4ef3427cd355861eb96e8894cb"
+    );
 }
