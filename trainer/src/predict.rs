@@ -1,10 +1,11 @@
 //! `sermo predict`: label and probabilities per audio file, or per window over the file's
 //! length (`--timeline`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use sermo_dsp::Audio;
 use sermo_model::{Classifier, Prediction};
 
 use crate::backend::Backend;
@@ -51,35 +52,18 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let artifact = crate::models::load(args.model.as_deref())?;
     let device = args.backend.device()?;
     let classifier = Classifier::new(&artifact, &device)?;
-    let labels = classifier.labels().to_vec();
     if args.timeline {
         return timelines(args, &classifier);
     }
-    let mut failures = 0;
     if !args.json {
         print!("{:<40} {:<10}", "file", "label");
-        for l in &labels {
+        for l in classifier.labels() {
             print!(" {:>9}", l.chars().take(9).collect::<String>());
         }
         println!();
     }
-    for path in &args.audio {
-        // Decoding errors name the file themselves; the classifier's do not.
-        let result = sermo_dsp::decode_file(path)
-            .map_err(anyhow::Error::from)
-            .and_then(|audio| {
-                classifier
-                    .classify(&audio)
-                    .with_context(|| path.display().to_string())
-            });
-        let prediction = match result {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                failures += 1;
-                continue;
-            }
-        };
+    for_each_file(&args.audio, |path, audio| {
+        let prediction = classifier.classify(audio)?;
         if args.json {
             let line = FileResult {
                 file: path.display().to_string(),
@@ -102,13 +86,33 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             }
             println!();
         }
-    }
-    summary(failures, args.audio.len())
+        Ok(())
+    })
 }
 
-fn summary(failures: usize, files: usize) -> Result<()> {
+/// Decodes every file and hands its audio to `each`. A file that cannot be decoded or
+/// classified is reported (the error names it) and counted, and the rest go on; the count
+/// fails the command at the end.
+fn for_each_file(
+    files: &[PathBuf],
+    mut each: impl FnMut(&Path, &Audio) -> Result<()>,
+) -> Result<()> {
+    let mut failures = 0;
+    for path in files {
+        // Decoding errors name the file themselves; the others do not.
+        let result = sermo_dsp::decode_file(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|audio| each(path, &audio).with_context(|| path.display().to_string()));
+        if let Err(e) = result {
+            eprintln!("error: {e:#}");
+            failures += 1;
+        }
+    }
     if failures > 0 {
-        anyhow::bail!("{failures} of {files} files could not be classified");
+        anyhow::bail!(
+            "{failures} of {} files could not be classified",
+            files.len()
+        );
     }
     Ok(())
 }
@@ -118,30 +122,19 @@ fn timelines(args: &PredictArgs, classifier: &Classifier) -> Result<()> {
     if let Some(dir) = &args.chart {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let labels = classifier.labels().to_vec();
-    let mut failures = 0;
-    for path in &args.audio {
+    let labels = classifier.labels();
+    for_each_file(&args.audio, |path, audio| {
+        let moments = classifier.timeline(audio, args.hop)?;
         let name = path.display().to_string();
-        let result = sermo_dsp::decode_file(path)
-            .map_err(anyhow::Error::from)
-            .and_then(|audio| classifier.timeline(&audio, args.hop).context(name.clone()));
-        let moments = match result {
-            Ok(m) => m,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                failures += 1;
-                continue;
-            }
-        };
         if args.json {
             let line = timeline::FileTimeline {
-                file: name.clone(),
+                file: name,
                 hop: args.hop,
                 timeline: &moments,
             };
             println!("{}", serde_json::to_string(&line)?);
         } else {
-            timeline::print(&name, &moments, &labels);
+            timeline::print(&name, &moments, labels);
         }
         if let Some(dir) = &args.chart {
             let file_name = path
@@ -149,9 +142,9 @@ fn timelines(args: &PredictArgs, classifier: &Classifier) -> Result<()> {
                 .map_or_else(|| "audio".into(), |n| n.to_string_lossy().into_owned());
             let png = dir.join(format!("{file_name}.timeline.png"));
             let title = format!("{file_name}: emotion over time (hop {} s)", args.hop);
-            timeline::chart(&png, &title, &moments, &labels)?;
+            timeline::chart(&png, &title, &moments, labels)?;
             eprintln!("wrote {}", png.display());
         }
-    }
-    summary(failures, args.audio.len())
+        Ok(())
+    })
 }
