@@ -9,19 +9,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn sermo() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sermo"))
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "sermo failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{ok, sermo};
 
 fn json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
