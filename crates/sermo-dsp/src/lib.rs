@@ -6,6 +6,7 @@ pub mod augment;
 pub mod config;
 pub mod error;
 pub mod extract;
+mod mel;
 pub mod mfcc;
 pub mod resample;
 pub mod window;

@@ -38,6 +38,7 @@ use realfft::{RealFftPlanner, RealToComplex};
 
 use crate::config::{FeatureConfig, PadMode};
 use crate::error::DspError;
+use crate::mel::MelBank;
 
 /// A reusable MFCC extractor for one [`FeatureConfig`].
 ///
@@ -153,9 +154,7 @@ impl Mfcc {
 
         for t in 0..n_frames {
             self.power_spectrum(samples, t)?;
-            for (m, band) in self.mel.bands.iter().enumerate() {
-                let p = &self.power[band.start..band.start + band.weights.len()];
-                let s: f32 = band.weights.iter().zip(p).map(|(w, p)| w * p).sum();
+            for (m, s) in self.mel.apply(&self.power).enumerate() {
                 self.mel_db[m * n_frames + t] = s;
             }
         }
@@ -257,7 +256,7 @@ fn padded_sample(x: &[f32], i: isize, mode: PadMode) -> f32 {
     }
 }
 
-fn to_f32(x: &[f64]) -> Vec<f32> {
+pub(crate) fn to_f32(x: &[f64]) -> Vec<f32> {
     x.iter().map(|&v| v as f32).collect()
 }
 
@@ -287,118 +286,6 @@ pub(crate) fn dct_ortho_matrix(n_out: usize, n_in: usize) -> Vec<f64> {
     m
 }
 
-/// One mel band's non-zero weights, starting at FFT bin `start`.
-#[derive(Clone, Debug)]
-struct Band {
-    start: usize,
-    weights: Vec<f32>,
-}
-
-/// The Slaney mel filterbank, stored sparsely (each triangle spans a few bins).
-#[derive(Clone, Debug)]
-pub(crate) struct MelBank {
-    bands: Vec<Band>,
-}
-
-impl MelBank {
-    /// librosa `filters.mel(sr, n_fft, n_mels, fmin, fmax, htk=False, norm="slaney")`,
-    /// computed in f64 with librosa's formulas.
-    pub(crate) fn slaney(sr: f64, n_fft: usize, n_mels: usize, fmin: f64, fmax: f64) -> Self {
-        let dense = mel_filterbank_dense(sr, n_fft, n_mels, fmin, fmax);
-        let n_bins = n_fft / 2 + 1;
-        let bands = dense
-            .chunks_exact(n_bins)
-            .map(|row| {
-                let first = row.iter().position(|&w| w != 0.0);
-                let last = row.iter().rposition(|&w| w != 0.0);
-                match (first, last) {
-                    (Some(a), Some(b)) => Band {
-                        start: a,
-                        weights: to_f32(&row[a..=b]),
-                    },
-                    // An empty filter (too narrow for the FFT resolution): librosa keeps the
-                    // row of zeros, so its power is 0 and its dB value is the floor.
-                    _ => Band {
-                        start: 0,
-                        weights: Vec::new(),
-                    },
-                }
-            })
-            .collect();
-        Self { bands }
-    }
-}
-
-/// Dense `[n_mels, n_fft/2 + 1]` Slaney filterbank (librosa `filters.mel`, float64).
-pub(crate) fn mel_filterbank_dense(
-    sr: f64,
-    n_fft: usize,
-    n_mels: usize,
-    fmin: f64,
-    fmax: f64,
-) -> Vec<f64> {
-    let n_bins = n_fft / 2 + 1;
-    // np.fft.rfftfreq: k · (sr / n_fft)
-    let bin_hz = sr / n_fft as f64;
-    let fftfreqs: Vec<f64> = (0..n_bins).map(|k| k as f64 * bin_hz).collect();
-    // mel_frequencies(n_mels + 2, fmin, fmax): linspace on the mel scale, back to Hz.
-    let mel_f: Vec<f64> = linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2)
-        .into_iter()
-        .map(mel_to_hz)
-        .collect();
-    let mut weights = vec![0.0; n_mels * n_bins];
-    for i in 0..n_mels {
-        let fdiff_lo = mel_f[i + 1] - mel_f[i];
-        let fdiff_hi = mel_f[i + 2] - mel_f[i + 1];
-        let enorm = 2.0 / (mel_f[i + 2] - mel_f[i]);
-        for (k, &f) in fftfreqs.iter().enumerate() {
-            let lower = -(mel_f[i] - f) / fdiff_lo;
-            let upper = (mel_f[i + 2] - f) / fdiff_hi;
-            weights[i * n_bins + k] = 0f64.max(lower.min(upper)) * enorm;
-        }
-    }
-    weights
-}
-
-/// `numpy.linspace(start, stop, num)` (endpoint included, computed as numpy does).
-fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
-    if num == 1 {
-        return vec![start];
-    }
-    let step = (stop - start) / (num - 1) as f64;
-    let mut v: Vec<f64> = (0..num).map(|i| i as f64 * step + start).collect();
-    if let Some(last) = v.last_mut() {
-        *last = stop;
-    }
-    v
-}
-
-const F_SP: f64 = 200.0 / 3.0;
-const MIN_LOG_HZ: f64 = 1000.0;
-const MIN_LOG_MEL: f64 = MIN_LOG_HZ / F_SP;
-
-fn logstep() -> f64 {
-    6.4f64.ln() / 27.0
-}
-
-/// librosa `hz_to_mel(htk=False)`: the Slaney (Auditory Toolbox) scale.
-pub(crate) fn hz_to_mel(f: f64) -> f64 {
-    if f >= MIN_LOG_HZ {
-        MIN_LOG_MEL + (f / MIN_LOG_HZ).ln() / logstep()
-    } else {
-        f / F_SP
-    }
-}
-
-/// librosa `mel_to_hz(htk=False)`.
-pub(crate) fn mel_to_hz(m: f64) -> f64 {
-    if m >= MIN_LOG_MEL {
-        MIN_LOG_HZ * (logstep() * (m - MIN_LOG_MEL)).exp()
-    } else {
-        F_SP * m
-    }
-}
-
 /// Cepstral mean and variance normalisation of one coefficient's row: mean 0, variance 1
 /// (population variance); a constant row becomes zeros.
 fn normalise(row: &mut [f64]) {
@@ -416,6 +303,7 @@ fn normalise(row: &mut [f64]) {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::mel::{hz_to_mel, mel_to_hz};
 
     #[test]
     fn cmvn_rows_have_zero_mean_and_unit_variance() {
