@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Builds sermo's WebAssembly module and the npm package `sermo` (web/package).
+# Builds sermo's two WebAssembly modules and the npm package `sermo` (web/package).
 #
 #   bash web/build.sh            # release build with WebAssembly SIMD
 #
 # 1. adds the wasm32-unknown-unknown target if rustup lacks it;
 # 2. cargo build -p sermo-wasm --profile wasm-release (size-optimised, LTO; see Cargo.toml)
-#    --target wasm32-unknown-unknown, with simd128 enabled,
-#    in its own target directory (target/wasm) so it never waits on the native builds' lock;
+#    --target wasm32-unknown-unknown, with simd128 enabled, twice: the CPU module (default
+#    features: burn's flex backend alone), which every page loads, and the WebGPU module
+#    (--no-default-features --features webgpu: burn-wgpu alone), which the package's worker
+#    fetches only when WebGPU is used; in their own target directory (target/wasm) so they never
+#    wait on the native builds' lock;
 # 3. installs wasm-bindgen-cli (exactly the version of the wasm-bindgen crate) into
 #    target/tools if it is not there yet: the only thing this script may download;
-# 4. wasm-bindgen --target web into web/pkg/, with the shipped models (models/default.safetensors
-#    and models/paper.safetensors) beside it;
+# 4. wasm-bindgen --target web into web/pkg/ (sermo_cpu.* and sermo_webgpu.*), with the shipped
+#    models (models/default.safetensors and models/paper.safetensors) beside them;
 # 5. copies web/pkg into web/package/wasm/, which `npm pack` ships.
 #
 # Only a SIMD build is made: every browser with AudioWorklet and module workers that sermo
@@ -36,14 +39,23 @@ if ! rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
   rustup target add "$TARGET"
 fi
 
-step "cargo build -p sermo-wasm --profile wasm-release --target $TARGET (simd128)"
-(
-  cd "$root"
-  CARGO_TARGET_DIR="$target_dir" \
-  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
-    cargo build -p sermo-wasm --profile wasm-release --target "$TARGET"
-)
-wasm="$target_dir/$TARGET/wasm-release/sermo_wasm.wasm"
+# build NAME [cargo options]: one module, kept as $target_dir/sermo_NAME.wasm (both builds write
+# sermo_wasm.wasm).
+build() {
+  local name="$1"
+  shift
+  step "cargo build -p sermo-wasm --profile wasm-release --target $TARGET $* (simd128): the $name module"
+  (
+    cd "$root"
+    CARGO_TARGET_DIR="$target_dir" \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
+      cargo build -p sermo-wasm --profile wasm-release --target "$TARGET" "$@"
+  )
+  cp "$target_dir/$TARGET/wasm-release/sermo_wasm.wasm" "$target_dir/sermo_$name.wasm"
+}
+modules="cpu webgpu"
+build cpu
+build webgpu --no-default-features --features webgpu
 
 bindgen="$tools/bin/wasm-bindgen"
 if ! "$bindgen" --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
@@ -72,8 +84,11 @@ fi
 
 step "wasm-bindgen --target web -> web/pkg"
 rm -rf "$here/pkg"
-# The name section (function names for stack traces) is a sixth of the module: dropped.
-"$bindgen" --target web --remove-name-section --out-dir "$here/pkg" --out-name sermo_wasm "$wasm"
+# The name section (function names for stack traces) is a sixth of a module: dropped.
+for module in $modules; do
+  "$bindgen" --target web --remove-name-section --out-dir "$here/pkg" --out-name "sermo_$module" \
+    "$target_dir/sermo_$module.wasm"
+done
 for name in $models; do
   if [ ! -f "$root/models/$name.safetensors" ]; then
     echo "error: $root/models/$name.safetensors is missing: the package bundles it" >&2
@@ -85,13 +100,17 @@ done
 step "web/pkg -> web/package/wasm"
 rm -rf "$here/package/wasm"
 mkdir -p "$here/package/wasm"
-cp "$here/pkg/sermo_wasm.js" "$here/pkg/sermo_wasm_bg.wasm" "$here/pkg/sermo_wasm.d.ts" \
-   "$here/package/wasm/"
+files=""
+for module in $modules; do
+  files="$files sermo_${module}_bg.wasm sermo_$module.js"
+  cp "$here/pkg/sermo_$module.js" "$here/pkg/sermo_${module}_bg.wasm" "$here/pkg/sermo_$module.d.ts" \
+     "$here/package/wasm/"
+done
 for name in $models; do cp "$here/pkg/$name.safetensors" "$here/package/wasm/"; done
 
 size() { stat -c %s "$1"; }
 gz() { gzip -9 -c "$1" | wc -c; }
-for f in sermo_wasm_bg.wasm sermo_wasm.js default.safetensors paper.safetensors; do
-  printf '%-22s %9d bytes (gzip -9: %d)\n' "$f" "$(size "$here/package/wasm/$f")" "$(gz "$here/package/wasm/$f")" >&2
+for f in $files default.safetensors paper.safetensors; do
+  printf '%-24s %9d bytes (gzip -9: %d)\n' "$f" "$(size "$here/package/wasm/$f")" "$(gz "$here/package/wasm/$f")" >&2
 done
 step "done: serve web/ and open /demo/ (cargo xtask demo), or npm pack web/package"

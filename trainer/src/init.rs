@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use sermo_data::LabelSet;
 use sermo_model::{Artifact, ArtifactMeta, Provenance, Scaler, SermoNetConfig};
 
 use crate::args::{FeatureOptions, command_line};
@@ -19,6 +20,10 @@ pub struct InitArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub features: FeatureOptions,
+    /// The classes: `8` (RAVDESS's) or `7` (calm merged into neutral), as `sermo train
+    /// --labels`.
+    #[arg(long, default_value = "8", value_name = "8|7")]
+    pub labels: LabelSet,
 }
 
 /// Writes a freshly initialised network (identity scaler) marked as an untrained placeholder:
@@ -26,7 +31,8 @@ pub struct InitArgs {
 pub fn run(args: &InitArgs) -> Result<()> {
     let device = burn::tensor::Device::flex();
     device.seed(args.seed);
-    let model = SermoNetConfig::paper().init(&device);
+    let config = SermoNetConfig::paper().with_num_classes(args.labels.len());
+    let model = config.init(&device);
     let mut meta = ArtifactMeta::paper(Provenance {
         name: format!("untrained placeholder (seed {})", args.seed),
         trained: false,
@@ -39,6 +45,8 @@ pub fn run(args: &InitArgs) -> Result<()> {
         ..Provenance::default()
     });
     meta.features = args.features.config();
+    meta.model = config;
+    meta.labels = args.labels.names();
     let len = meta.features.n_mfcc * meta.features.n_frames();
     let artifact = Artifact::from_model(&model, meta, Scaler::identity(len))?;
     models::write(&args.output, &artifact, false, ", untrained")

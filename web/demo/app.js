@@ -1,5 +1,6 @@
 // The sermo demo page: microphone and file classification with the npm package, nothing else.
 import { BUNDLED_MODELS, Classifier, support } from "../package/index.js";
+import * as timeline from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -17,7 +18,14 @@ const ui = {
   source: $("source"),
   bars: $("bars"),
   timing: $("timing"),
+  timeline: $("timeline"),
+  chart: $("chart"),
+  legend: $("legend"),
+  timelineNote: $("timeline-note"),
 };
+
+/** Seconds of the microphone session the live chart shows (the latest). */
+const LIVE_CHART_SECONDS = 30;
 
 let classifier = null;
 let session = null;
@@ -122,7 +130,11 @@ async function toggleMicrophone() {
       ui.level.value = -60;
     } else {
       showMessage("");
-      session = await classifier.listen("microphone", (r) => show(r, `(microphone, ${r.time.toFixed(1)} s)`), {
+      const live = (r) => {
+        show(r, `(microphone, ${r.time.toFixed(1)} s)`);
+        drawLive();
+      };
+      session = await classifier.listen("microphone", live, {
         hopSeconds: 0.5,
         onLevel: (level) => {
           ui.level.value = Math.max(-60, Math.min(0, level.db));
@@ -141,33 +153,44 @@ async function toggleMicrophone() {
   }
 }
 
+/** The timeline chart of `windows`, with what it shows, kept in data attributes for tests. */
+function showTimeline(windows, note, from = 0, to = undefined) {
+  ui.timeline.hidden = false;
+  ui.timelineNote.textContent = note;
+  timeline.draw(ui.chart, windows, classifier.labels, from, to);
+  ui.timeline.dataset.windows = String(windows.length);
+}
+
+/** The microphone session's timeline: its latest LIVE_CHART_SECONDS. */
+function drawLive() {
+  if (!session) return;
+  const duration = Number(classifier.featureConfig.duration_s) || 3;
+  const windows = session.history.map((r) => ({ ...r, start: Math.max(0, r.time - duration), end: r.time }));
+  const end = windows.length ? windows[windows.length - 1].end : 0;
+  const from = Math.max(0, end - LIVE_CHART_SECONDS);
+  showTimeline(
+    windows.filter((w) => w.end >= from),
+    `Microphone: ${windows.length} windows, each column the 3 s ending there`,
+    from,
+    Math.max(end, from + duration),
+  );
+}
+
 async function classifyFile(file) {
   if (!file) return;
   showMessage("");
   ui.source.textContent = `(decoding ${file.name}…)`;
   try {
-    const bytes = await file.arrayBuffer();
-    // Decoded at the model's analysis rate (48 kHz): for 48 kHz files that is no resampling.
-    const rate = Number(classifier.featureConfig.sample_rate) || 48000;
-    const decoder = new OfflineAudioContext(1, 1, rate);
-    let audio;
-    try {
-      audio = await decoder.decodeAudioData(bytes);
-    } catch {
-      throw new Error(`${file.name} is not an audio file this browser can decode`);
-    }
-    // Mono as the mean of the channels (as librosa and the sermo CLI mix).
-    const samples = new Float32Array(audio.length);
-    for (let c = 0; c < audio.numberOfChannels; c++) {
-      const data = audio.getChannelData(c);
-      for (let i = 0; i < samples.length; i++) samples[i] += data[i];
-    }
-    if (audio.numberOfChannels > 1) {
-      for (let i = 0; i < samples.length; i++) samples[i] /= audio.numberOfChannels;
-    }
+    // WAV and FLAC: sermo's own decoder, as the CLI; other formats: the browser's.
+    const audio = await classifier.decodeFile(file);
+    const decoder = audio.decoder === "sermo" ? "decoded by sermo" : "decoded by the browser";
     ui.source.textContent = `(classifying ${file.name}…)`;
-    const result = await classifier.classify(samples, audio.sampleRate);
-    show(result, `(${file.name}, ${audio.duration.toFixed(1)} s)`);
+    const result = await classifier.classify(audio.samples, audio.sampleRate);
+    ui.results.dataset.decoder = audio.decoder;
+    show(result, `(${file.name}, ${audio.seconds.toFixed(1)} s, ${decoder})`);
+    const { timeline: windows, hop } = await classifier.timeline(audio.samples, audio.sampleRate, { hopSeconds: 0.5 });
+    ui.timeline.dataset.timeline = JSON.stringify(windows.map(({ start, end, label, voiced, probabilities }) => ({ start, end, label, voiced, probabilities })));
+    showTimeline(windows, `${file.name}: ${windows.length} windows of 3 s, one every ${hop} s`);
   } catch (error) {
     ui.source.textContent = "";
     showMessage(`Could not classify ${file.name}: ${error.message}`);
@@ -231,6 +254,7 @@ async function main() {
   ui.modelInfo.dataset.trained = String(!!classifier.modelInfo.provenance.trained);
   ui.modelInfo.classList.toggle("untrained", !classifier.modelInfo.provenance.trained);
   buildBars(classifier.labels);
+  timeline.legend(ui.legend, classifier.labels);
 
   ui.file.disabled = false;
   ui.file.addEventListener("change", () => classifyFile(ui.file.files[0]));

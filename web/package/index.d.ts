@@ -61,7 +61,8 @@ export interface LoadOptions {
   workletUrl?: string | URL;
 }
 
-// ClassifyResult is declared by the wasm crate (crates/sermo-wasm/src/result.rs, CLASSIFY_RESULT_TS,
+// ClassifyResult, TimelineWindow and TimelineResult are declared by the wasm crate
+// (crates/sermo-wasm/src/result.rs, RESULT_TS,
 // checked there against the Rust type) and copied here word for word, so that TypeScript users
 // need not read the generated wasm declarations (they need lib "esnext"); web/tests/package.test.mjs
 // fails when the two differ.
@@ -86,6 +87,46 @@ export interface ClassifyResult {
     /** Milliseconds of the whole call inside the worker (`classify` only; added by the package's worker). */
     workerMs?: number;
   };
+}
+
+/** One window of a timeline: where it lies in the recording (seconds), then the fields of a classification. */
+export interface TimelineWindow {
+  start: number;
+  end: number;
+  label: string | null;
+  voiced: boolean;
+  probabilities: Record<string, number>;
+  probabilitiesArray: number[];
+  logits: number[];
+}
+
+/** Emotion over a recording, as `Classifier.timeline` resolves it (`sermo predict --timeline --json` gives `hop` and `timeline` too). */
+export interface TimelineResult {
+  /** Seconds between window starts. */
+  hop: number;
+  /** Every window, in time order. */
+  timeline: TimelineWindow[];
+  /** "webgpu" or "cpu". */
+  backend: "webgpu" | "cpu";
+  /** Milliseconds the whole timeline took in the worker. */
+  ms: number;
+}
+
+/** A decoded file: mono samples (the mean of its channels) and where they came from. */
+export interface DecodedAudio {
+  samples: Float32Array;
+  /** The file's own rate for WAV and FLAC; the model's analysis rate for Web Audio's formats. */
+  sampleRate: number;
+  seconds: number;
+  /** "sermo": WAV or FLAC with sermo's decoder (the CLI's); "web-audio": another format, decoded by the browser. */
+  decoder: "sermo" | "web-audio";
+}
+
+/** `classify`'s result for a file, with how it was decoded. */
+export interface FileResult extends ClassifyResult {
+  decoder: "sermo" | "web-audio";
+  sampleRate: number;
+  seconds: number;
 }
 
 /** A live result. */
@@ -122,6 +163,8 @@ export interface ListenSession {
   stop(): Promise<void>;
   /** The audio context's rate (48000 where the browser honours it). */
   sampleRate: number;
+  /** Every result of the session so far, oldest first: the live session's timeline. */
+  readonly history: LiveResult[];
 }
 
 /** Provenance and shape of a model, from its artifact. */
@@ -177,6 +220,22 @@ export class Classifier {
    * skip 0.5 s, keep 3 s). The samples are copied.
    */
   classify(samples: Float32Array | ArrayLike<number>, sampleRate: number): Promise<ClassifyResult>;
+  /**
+   * Emotion over a whole recording: every analysis window, `hopSeconds` apart (default 0.5),
+   * classified — the windows and numbers of `sermo predict --timeline`.
+   */
+  timeline(
+    samples: Float32Array | ArrayLike<number>,
+    sampleRate: number,
+    options?: { hopSeconds?: number },
+  ): Promise<TimelineResult>;
+  /**
+   * Decodes a file to mono samples: WAV and FLAC with sermo's decoder (in the worker, the same
+   * samples as `sermo predict`), other formats with the browser's Web Audio.
+   */
+  decodeFile(file: Blob | ArrayBuffer | ArrayBufferView, options?: { name?: string }): Promise<DecodedAudio>;
+  /** Decodes a file (see `decodeFile`) and classifies it as `sermo predict` does. */
+  classifyFile(file: Blob | ArrayBuffer | ArrayBufferView, options?: { name?: string }): Promise<FileResult>;
   /** The MFCC map alone (40 × 282 row-major for the paper) and the milliseconds it took. */
   mfcc(samples: Float32Array | ArrayLike<number>, sampleRate: number): Promise<{ values: Float32Array; ms: number }>;
   /**

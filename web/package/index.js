@@ -77,6 +77,45 @@ function asSamples(samples) {
   throw new TypeError("samples must be a Float32Array (mono, in [-1, 1])");
 }
 
+function checkHop(hopSeconds) {
+  if (!(hopSeconds > 0 && hopSeconds <= 60)) {
+    throw new RangeError(`hopSeconds must be in (0, 60], got ${hopSeconds}`);
+  }
+}
+
+/** The bytes of a Blob/File, an ArrayBuffer or a typed array. */
+async function fileBytes(file) {
+  if (typeof Blob !== "undefined" && file instanceof Blob) return new Uint8Array(await file.arrayBuffer());
+  const bytes = asBytes(file);
+  if (!bytes) throw new TypeError("decodeFile takes a Blob or File, an ArrayBuffer or a typed array");
+  return bytes;
+}
+
+/**
+ * Web Audio's decoder, for the formats sermo's does not read: the browser decodes and resamples
+ * to `rate`; channels are mixed to mono by their mean (as librosa and the sermo CLI mix).
+ */
+async function decodeWithWebAudio(bytes, name, rate) {
+  if (typeof OfflineAudioContext !== "function") {
+    throw notSupported(`${name} is not WAV or FLAC, and this browser has no Web Audio to decode it`);
+  }
+  let audio;
+  try {
+    audio = await new OfflineAudioContext(1, 1, rate).decodeAudioData(bytes.buffer.slice(0));
+  } catch {
+    throw new Error(`${name} is not an audio file this browser can decode`);
+  }
+  const samples = new Float32Array(audio.length);
+  for (let c = 0; c < audio.numberOfChannels; c++) {
+    const data = audio.getChannelData(c);
+    for (let i = 0; i < samples.length; i++) samples[i] += data[i];
+  }
+  if (audio.numberOfChannels > 1) {
+    for (let i = 0; i < samples.length; i++) samples[i] /= audio.numberOfChannels;
+  }
+  return { samples, sampleRate: audio.sampleRate, seconds: audio.duration, decoder: "web-audio" };
+}
+
 function normaliseOptions(optionsOrModel) {
   if (optionsOrModel === undefined || optionsOrModel === null) return {};
   if (typeof optionsOrModel === "string" || optionsOrModel instanceof URL) {
@@ -233,6 +272,49 @@ export class Classifier {
     return this.#call("classify", { samples: copy, sampleRate }, [copy.buffer]);
   }
 
+  /**
+   * Emotion over a whole recording: every 3 s analysis window, `hopSeconds` apart (default 0.5),
+   * classified — the windows and numbers of `sermo predict --timeline --hop hopSeconds`.
+   *
+   * @returns `{ hop, timeline: [{ start, end, label, voiced, probabilities, … }], backend, ms }`.
+   */
+  async timeline(samples, sampleRate, options = {}) {
+    const { hopSeconds = DEFAULT_HOP_SECONDS } = options;
+    checkHop(hopSeconds);
+    const copy = asSamples(samples);
+    return this.#call("timeline", { samples: copy, sampleRate, hopSeconds }, [copy.buffer]);
+  }
+
+  /**
+   * Decodes an audio file to mono samples at the file's own rate: WAV and FLAC with sermo's own
+   * decoder (the CLI's, in the worker: the same samples `sermo predict` sees), other formats
+   * (MP3, OGG, AAC, … whatever this browser plays) with Web Audio at the model's analysis rate.
+   *
+   * @param file a `Blob`/`File`, an `ArrayBuffer` or a typed array of the file's bytes.
+   * @param options `{ name }`: the name errors use (a File's own name by default).
+   * @returns `{ samples, sampleRate, seconds, decoder: "sermo" | "web-audio" }`.
+   */
+  async decodeFile(file, options = {}) {
+    const name = options.name ?? file?.name ?? "audio";
+    const bytes = await fileBytes(file);
+    const sermo = await this.#call("decode", { bytes: bytes.slice(0), name }, []);
+    if (sermo) return sermo;
+    const rate = Number(this.featureConfig?.sample_rate) || LISTEN_SAMPLE_RATE;
+    return decodeWithWebAudio(bytes, name, rate);
+  }
+
+  /**
+   * Decodes a file (see `decodeFile`) and classifies it as `sermo predict` does.
+   *
+   * @returns `classify`'s result plus `decoder` ("sermo" or "web-audio"), `sampleRate` and
+   *   `seconds` of the decoded file.
+   */
+  async classifyFile(file, options = {}) {
+    const audio = await this.decodeFile(file, options);
+    const result = await this.classify(audio.samples, audio.sampleRate);
+    return { ...result, decoder: audio.decoder, sampleRate: audio.sampleRate, seconds: audio.seconds };
+  }
+
   /** The MFCC map of the audio (40 × 282 Float32Array, row-major) and the milliseconds it took. */
   async mfcc(samples, sampleRate) {
     const copy = asSamples(samples);
@@ -248,14 +330,14 @@ export class Classifier {
    *   heard so far, and `level`: the window's RMS in dBFS); unvoiced windows come with
    *   `voiced: false` and `label: null`.
    * @param options `{ hopSeconds = 0.5, onLevel, onError, stopTracks = true }`.
-   * @returns `{ stop(), sampleRate }`. `stop()` stops the tracks and closes the audio context.
+   * @returns `{ stop(), sampleRate, history }`. `stop()` stops the tracks and closes the audio
+   *   context; `history` holds every result of the session so far, oldest first (the live
+   *   session's timeline: each result's `time` is where its 3 s window ends).
    */
   async listen(source = "microphone", onResult = () => {}, options = {}) {
     this.#alive();
     const { hopSeconds = DEFAULT_HOP_SECONDS, onLevel, onError, stopTracks = true } = options;
-    if (!(hopSeconds > 0 && hopSeconds <= 60)) {
-      throw new RangeError(`hopSeconds must be in (0, 60], got ${hopSeconds}`);
-    }
+    checkHop(hopSeconds);
     if (!support().audioWorklet) {
       throw notSupported("this browser has no AudioWorklet: live audio cannot be analysed");
     }
@@ -277,6 +359,7 @@ export class Classifier {
 
     const context = new AudioContext({ sampleRate: LISTEN_SAMPLE_RATE, latencyHint: "interactive" });
     const streamId = this.#nextId++;
+    const history = [];
     let input;
     let node;
     const cleanup = async () => {
@@ -305,7 +388,7 @@ export class Classifier {
       // The worklet sends its blocks straight to the worker: the page's thread never sees them.
       const channel = new MessageChannel();
       node.port.postMessage({ port: channel.port1 }, [channel.port1]);
-      this.#streams.set(streamId, { onResult, onLevel, onError, cleanup });
+      this.#streams.set(streamId, { onResult, onLevel, onError, cleanup, history });
       await this.#call(
         "stream-start",
         { streamId, port: channel.port2, sampleRate: context.sampleRate, hopSeconds },
@@ -322,6 +405,7 @@ export class Classifier {
     let stopped = false;
     return {
       sampleRate: context.sampleRate,
+      history,
       stop: async () => {
         if (stopped) return;
         stopped = true;
@@ -376,7 +460,10 @@ export class Classifier {
     if (m.type === "stream-result" || m.type === "stream-level" || m.type === "stream-error") {
       const s = this.#streams.get(m.streamId);
       if (!s) return;
-      if (m.type === "stream-result") s.onResult?.(m.result);
+      if (m.type === "stream-result") {
+        s.history.push(m.result);
+        s.onResult?.(m.result);
+      }
       else if (m.type === "stream-level") s.onLevel?.(m.level);
       else s.onError?.(revive(m.error));
       return;

@@ -1,12 +1,17 @@
 // sermo's Web Worker: owns the WebAssembly module and the model, so that feature extraction
 // and inference never run on the page's thread.
 //
-// Messages in:  {id, type: "load" | "classify" | "mfcc" | "stream-start", ...}, {type: "stream-stop"},
-//               {type: "dispose"}.
+// Two WebAssembly modules, the same Rust crate built twice: the CPU module (burn's flex backend;
+// small) is always loaded, and the WebGPU module (burn-wgpu) only when WebGPU is to be used:
+// asked for by name, or chosen by "auto" after this worker found a hardware adapter. Where the
+// WebGPU module fails under "auto", the CPU module takes over and the reason is reported.
+//
+// Messages in:  {id, type: "load" | "classify" | "timeline" | "decode" | "mfcc" | "stream-start",
+//               ...}, {type: "stream-stop"}, {type: "dispose"}.
 // Messages out: {id, status, loaded?, total?} while loading; {id, ok: true, result} or
 //               {id, ok: false, error: {name, message}} once per call; and for live streams
 //               {type: "stream-result" | "stream-level" | "stream-error", streamId, ...}.
-import init, { Classifier as WasmClassifier, mfcc } from "./wasm/sermo_wasm.js";
+import initCpu, * as cpuModule from "./wasm/sermo_cpu.js";
 
 const CACHE_NAME = "sermo-models-v1";
 /** Level reports per second while listening. */
@@ -56,6 +61,7 @@ self.addEventListener("unhandledrejection", (e) => {
 });
 
 let classifier = null;
+let fallbackReason = null;
 let featureConfig = null;
 const streams = new Map();
 
@@ -142,7 +148,7 @@ async function info(loadMs) {
   }
   return {
     backend: classifier.backend,
-    fallbackReason: classifier.fallbackReason ?? null,
+    fallbackReason,
     warning: classifier.warning ?? null,
     adapter,
     labels: classifier.labels,
@@ -152,15 +158,77 @@ async function info(loadMs) {
   };
 }
 
+let cpuReady = null;
+let webgpuReady = null;
+
+/** The CPU module, instantiated once. */
+function cpu() {
+  cpuReady ??= initCpu({ module_or_path: new URL("./wasm/sermo_cpu_bg.wasm", import.meta.url) }).then(() => cpuModule);
+  return cpuReady;
+}
+
+/** The WebGPU module, fetched and instantiated once, only when WebGPU is to be used. */
+function webgpu() {
+  webgpuReady ??= import("./wasm/sermo_webgpu.js").then(async (m) => {
+    await m.default({ module_or_path: new URL("./wasm/sermo_webgpu_bg.wasm", import.meta.url) });
+    return m;
+  });
+  return webgpuReady;
+}
+
+/**
+ * Why "auto" should not fetch the WebGPU module here, or null when a hardware adapter is there.
+ * `requestAdapter()` is asked twice: headless Chromium's has been seen to answer null once.
+ */
+async function noHardwareAdapter() {
+  const gpu = self.navigator && self.navigator.gpu;
+  if (!gpu) return "this browser has no WebGPU (navigator.gpu is undefined)";
+  let reason = "navigator.gpu.requestAdapter() found no adapter";
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const adapter = await gpu.requestAdapter();
+      if (adapter) {
+        const software = adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
+        return software
+          ? "WebGPU has only a software adapter here (the GPU emulated on the CPU), slower than the CPU backend"
+          : null;
+      }
+    } catch (e) {
+      reason = `navigator.gpu.requestAdapter() failed: ${e && e.message ? e.message : e}`;
+    }
+  }
+  return `no usable WebGPU adapter: ${reason} (asked twice)`;
+}
+
+/** A classifier on the backend asked for, and why "auto" did not use WebGPU (or null). */
+async function create(id, bytes, backend) {
+  const onStatus = (text) => status(id, text);
+  const base = await cpu();
+  const preference = base.backendPreference(backend);
+  let fallbackReason = null;
+  if (preference === "auto") fallbackReason = await noHardwareAdapter();
+  if (preference === "webgpu" || (preference === "auto" && !fallbackReason)) {
+    status(id, "loading the WebGPU module");
+    try {
+      const m = await webgpu();
+      return { classifier: await m.Classifier.create(bytes, preference, onStatus), fallbackReason: null };
+    } catch (e) {
+      if (preference !== "auto") throw e;
+      fallbackReason = e && e.message ? e.message : String(e);
+    }
+  }
+  return { classifier: await base.Classifier.create(bytes, "cpu", onStatus), fallbackReason };
+}
+
 async function load({ id, model, backend, cache }) {
   const t0 = performance.now();
   status(id, "loading WebAssembly");
-  await init({ module_or_path: new URL("./wasm/sermo_wasm_bg.wasm", import.meta.url) });
+  await cpu();
   const fetched = model.bytes ? { bytes: new Uint8Array(model.bytes), cached: false } : await fetchModel(id, model.url, cache);
   if (classifier) classifier.free();
-  const onStatus = (text) => status(id, text);
+  let created;
   try {
-    classifier = await WasmClassifier.create(fetched.bytes, backend, onStatus);
+    created = await create(id, fetched.bytes, backend);
   } catch (e) {
     // The wasm module checks the weights against the SHA-256 the artifact records. A damaged
     // copy in the Cache API is dropped and downloaded again, once; anything else is an error.
@@ -168,8 +236,10 @@ async function load({ id, model, backend, cache }) {
     status(id, "the cached model is damaged; downloading it again");
     await (await self.caches.open(CACHE_NAME)).delete(model.url).catch(() => {});
     const fresh = await fetchModel(id, model.url, cache);
-    classifier = await WasmClassifier.create(fresh.bytes, backend, onStatus);
+    created = await create(id, fresh.bytes, backend);
   }
+  classifier = created.classifier;
+  fallbackReason = created.fallbackReason;
   featureConfig = JSON.parse(classifier.featureConfig);
   status(id, "ready");
   return info(performance.now() - t0);
@@ -285,9 +355,19 @@ const handlers = {
     result.timings.workerMs = performance.now() - t0;
     return result;
   },
+  async timeline({ samples, sampleRate, hopSeconds }) {
+    return loaded().timeline(samples, sampleRate, hopSeconds);
+  },
+  /** sermo's WAV/FLAC decoder (the CLI's); `undefined` for other formats (the page decodes those). */
+  async decode({ bytes, name }) {
+    const t0 = performance.now();
+    const audio = (await cpu()).decode(new Uint8Array(bytes), name);
+    if (audio === undefined) return undefined;
+    return { ...audio, decoder: "sermo", ms: performance.now() - t0 };
+  },
   async mfcc({ samples, sampleRate }) {
     const t0 = performance.now();
-    const values = mfcc(samples, sampleRate, classifier ? classifier.featureConfig : undefined);
+    const values = (await cpu()).mfcc(samples, sampleRate, classifier ? classifier.featureConfig : undefined);
     return { values, ms: performance.now() - t0 };
   },
   async "stream-start"({ streamId, port, sampleRate, hopSeconds }) {

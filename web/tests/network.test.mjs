@@ -82,13 +82,15 @@ test("(g) the page, its worker and its worklet request only 127.0.0.1", { timeou
     "/demo/app.js",
     "/package/index.js",
     "/package/worker.js",
-    "/package/wasm/sermo_wasm.js",
-    "/package/wasm/sermo_wasm_bg.wasm",
+    "/package/wasm/sermo_cpu.js",
+    "/package/wasm/sermo_cpu_bg.wasm",
     "/package/wasm/default.safetensors",
     "/package/recorder-worklet.js",
   ]) {
     assert.ok(served.includes(asset), `${asset} was served (got ${served.join(", ")})`);
   }
+  // The CPU backend never needs the WebGPU module: not one byte of it is fetched.
+  assert.deepEqual(served.filter((u) => u.startsWith("/package/wasm/sermo_webgpu")), [], "the WebGPU module was not fetched");
   assert.ok(existsSync(netLog), "Chromium wrote its net-log");
   const { requests, tcp } = readNetLog(netLog);
   const local = (u) => u.startsWith(`${server.origin}/`);

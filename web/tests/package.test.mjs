@@ -1,6 +1,7 @@
 // (h) `npm pack` of web/package is a working package: installed from the tarball into a fresh
 // Vite project, built, served and run in Chromium, it classifies a clip and listens to a (fake)
-// microphone through its bundled worker and worklet; its types check.
+// microphone through its bundled worker and worklet, and its WebGPU module is bundled and loads
+// when asked for; its types check.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -45,8 +46,10 @@ test("(h) npm pack holds the wasm, the JS glue, the worker, the worklet, the typ
     "index.d.ts",
     "worker.js",
     "recorder-worklet.js",
-    "wasm/sermo_wasm.js",
-    "wasm/sermo_wasm_bg.wasm",
+    "wasm/sermo_cpu.js",
+    "wasm/sermo_cpu_bg.wasm",
+    "wasm/sermo_webgpu.js",
+    "wasm/sermo_webgpu_bg.wasm",
     "wasm/default.safetensors",
     "wasm/paper.safetensors",
   ]) {
@@ -70,13 +73,17 @@ function interfaceBlock(file, name) {
   return lines;
 }
 
-test("(h) the package's ClassifyResult is the one the wasm module declares (no drift)", () => {
-  // The wasm crate declares it beside the Rust type (and a Rust test checks the two agree);
+test("(h) the package's result types are the ones the wasm modules declare (no drift)", () => {
+  // The wasm crate declares them beside the Rust types (and a Rust test checks the two agree);
   // index.d.ts carries a copy so users need not read the generated declarations.
-  assert.deepEqual(
-    interfaceBlock(path.join(WEB, "package", "index.d.ts"), "ClassifyResult"),
-    interfaceBlock(path.join(WEB, "package", "wasm", "sermo_wasm.d.ts"), "ClassifyResult"),
-  );
+  for (const name of ["ClassifyResult", "TimelineWindow", "TimelineResult"]) {
+    for (const module of ["cpu", "webgpu"]) {
+      assert.deepEqual(
+        interfaceBlock(path.join(WEB, "package", "index.d.ts"), name),
+        interfaceBlock(path.join(WEB, "package", "wasm", `sermo_${module}.d.ts`), name),
+      );
+    }
+  }
 });
 
 test("(h) installed in a fresh Vite project, built and served, it classifies a clip", { timeout: INSTALL_TIMEOUT * 2 }, async (t) => {
@@ -111,6 +118,14 @@ try {
   document.body.dataset.backend = classifier.backend;
   document.body.dataset.result = JSON.stringify(result);
   // Live: the fake microphone of the test browser, through the bundled AudioWorklet.
+  // The WebGPU module, bundled separately: this browser has no adapter, so it loads, runs and
+  // says so (the CPU module would answer that it has no WebGPU at all).
+  try {
+    (await Classifier.load({ backend: "webgpu" })).dispose();
+    document.body.dataset.webgpu = "loaded";
+  } catch (e) {
+    document.body.dataset.webgpu = e.message;
+  }
   const session = await classifier.listen("microphone", async (live) => {
     if (document.body.dataset.live) return;
     document.body.dataset.live = JSON.stringify(live);
@@ -125,16 +140,21 @@ try {
   );
   writeFileSync(
     path.join(app, "check.ts"),
-    `import { Classifier, support, type ClassifyResult, type LiveResult } from "sermo";
+    `import { Classifier, support, type ClassifyResult, type LiveResult, type TimelineResult, type DecodedAudio } from "sermo";
 const s: boolean = support().simd;
 const c: Classifier = await Classifier.load({ backend: "cpu", onProgress: (p) => console.log(p.status, p.loaded) });
 const r: ClassifyResult = await c.classify(new Float32Array(48000), 48000);
 const label: string | null = r.label;
 const p: number = r.probabilities["happy"] ?? r.probabilitiesArray[0];
+const audio: DecodedAudio = await c.decodeFile(new Blob([]), { name: "clip.wav" });
+const t: TimelineResult = await c.timeline(audio.samples, audio.sampleRate, { hopSeconds: 0.5 });
+const start: number = t.timeline[0].start;
+const decoder: "sermo" | "web-audio" = (await c.classifyFile(new Uint8Array(0))).decoder;
 const session = await c.listen("microphone", (x: LiveResult) => console.log(x.label, x.time), { hopSeconds: 0.5 });
+const history: readonly LiveResult[] = session.history;
 await session.stop();
 c.dispose();
-console.log(s, label, p, c.backend === "webgpu", c.modelInfo.provenance.trained);
+console.log(s, label, p, c.backend === "webgpu", c.modelInfo.provenance.trained, start, decoder, history.length);
 `,
   );
 
@@ -166,7 +186,7 @@ console.log(s, label, p, c.backend === "webgpu", c.modelInfo.provenance.trained)
   run(process.execPath, ["node_modules/vite/bin/vite.js", "build"], app);
   const built = walk(path.join(app, "dist"));
   t.diagnostic(`dist: ${built.join(", ")}`);
-  assert.ok(built.some((f) => f.endsWith(".wasm")), "the wasm is in the build");
+  assert.equal(built.filter((f) => f.endsWith(".wasm")).length, 2, "both wasm modules are in the build");
   assert.ok(built.some((f) => f.endsWith(".safetensors")), "the default model is in the build");
 
   server = await serve({ "/": path.join(app, "dist") });
@@ -189,6 +209,9 @@ console.log(s, label, p, c.backend === "webgpu", c.modelInfo.provenance.trained)
     assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
     assert.equal(result.voiced, true);
     assert.equal(typeof result.label, "string");
+    const webgpu = await page.getAttribute("body", "data-webgpu");
+    t.diagnostic(`backend "webgpu" in the built app: ${webgpu}`);
+    assert.match(webgpu, /WebGPU was requested: no usable WebGPU adapter/);
     const live = JSON.parse(await page.getAttribute("body", "data-live"));
     t.diagnostic(`live: label ${live.label}, voiced ${live.voiced}, t = ${live.time.toFixed(2)} s`);
     assert.equal(live.probabilitiesArray.length, 8);

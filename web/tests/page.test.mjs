@@ -149,3 +149,66 @@ test("load(url) fetches a model once and keeps it in the Cache API; load(bytes) 
   assert.equal(out.labels.length, 8);
   await context.close();
 });
+
+test("files: WAV by sermo's decoder, a format it does not read (WebM/Opus) by Web Audio, a damaged WAV a clear error", { timeout: SLOW }, async (t) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${server.origin}/tests/harness.html`);
+  const out = await page.evaluate(async () => {
+    const { Classifier } = await import("/package/index.js");
+    const c = await Classifier.load({ backend: "cpu" });
+    // 1.5 s of a 220 Hz tone, recorded by the browser itself as WebM/Opus.
+    const context = new AudioContext({ sampleRate: 48000 });
+    const tone = context.createOscillator();
+    tone.frequency.value = 220;
+    const sink = context.createMediaStreamDestination();
+    tone.connect(sink);
+    tone.start();
+    const recorder = new MediaRecorder(sink.stream);
+    const chunks = [];
+    recorder.ondataavailable = (e) => chunks.push(e.data);
+    const stopped = new Promise((resolve) => (recorder.onstop = resolve));
+    recorder.start();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    recorder.stop();
+    await stopped;
+    await context.close();
+    const webm = new Blob(chunks, { type: recorder.mimeType });
+    const other = await c.classifyFile(new File([webm], "tone.webm"));
+    // A WAV header whose format chunk claims 0 channels.
+    const header = new DataView(new ArrayBuffer(44 + 480));
+    const ascii = (at, s) => [...s].forEach((ch, i) => header.setUint8(at + i, ch.charCodeAt(0)));
+    ascii(0, "RIFF");
+    header.setUint32(4, 36 + 480, true);
+    ascii(8, "WAVEfmt ");
+    header.setUint32(16, 16, true);
+    header.setUint16(20, 1, true);
+    header.setUint16(22, 0, true);
+    header.setUint32(24, 48000, true);
+    header.setUint32(28, 96000, true);
+    header.setUint16(32, 2, true);
+    header.setUint16(34, 16, true);
+    ascii(36, "data");
+    header.setUint32(40, 480, true);
+    let damaged = null;
+    try {
+      await c.classifyFile(header.buffer, { name: "broken.wav" });
+    } catch (e) {
+      damaged = e.message;
+    }
+    const wav = header.buffer.slice(0);
+    new DataView(wav).setUint16(22, 1, true);
+    const silent = await c.classifyFile(wav, { name: "silent.wav" });
+    c.dispose();
+    return { mime: recorder.mimeType, other, damaged, silent };
+  });
+  t.diagnostic(`${out.mime}: decoder ${out.other.decoder}, ${out.other.sampleRate} Hz, ${out.other.seconds.toFixed(2)} s, label ${out.other.label}`);
+  assert.equal(out.other.decoder, "web-audio");
+  assert.ok(out.other.seconds > 1, `${out.other.seconds} s decoded`);
+  assert.equal(out.other.voiced, true);
+  t.diagnostic(`damaged: ${out.damaged}`);
+  assert.match(out.damaged ?? "", /^broken\.wav: malformed audio: .*channel/);
+  assert.equal(out.silent.decoder, "sermo");
+  assert.equal(out.silent.voiced, false);
+  await context.close();
+});

@@ -29,7 +29,7 @@ if (!existsSync(path.join(web, "node_modules/playwright-core"))) {
   if (npm.status !== 0) process.exit(npm.status ?? 1);
 }
 
-if (build || !existsSync(path.join(web, "package/wasm/sermo_wasm_bg.wasm"))) {
+if (build || !existsSync(path.join(web, "package/wasm/sermo_cpu_bg.wasm"))) {
   console.error("# building the wasm package (web/build.sh)");
   const b = spawnSync("bash", [path.join(web, "build.sh")], { stdio: "inherit" });
   if (b.status !== 0) process.exit(b.status ?? 1);

@@ -1,6 +1,7 @@
 // (e) The WebGPU path, on headless Chromium's software adapter (SwiftShader, with
-// --enable-unsafe-webgpu): an adapter appears, "auto" declines it when it is a software one,
-// "webgpu" runs on it, and its probabilities equal the CPU's within 1e-4.
+// --enable-unsafe-webgpu): an adapter appears, "auto" declines it when it is a software one
+// without fetching the WebGPU module, "webgpu" fetches that module and runs on it, and its
+// probabilities equal the CPU's within 1e-4.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -57,6 +58,7 @@ test("(e) with --enable-unsafe-webgpu: auto declines the software adapter; ?back
   t.diagnostic(`browser adapter: ${JSON.stringify(adapterInfo)}`);
   if (!adapterInfo) return t.skip("this Chromium offers no WebGPU adapter even with --enable-unsafe-webgpu");
   const context = await browser.newContext();
+  const webgpuModule = () => server.requests.filter((r) => r.url.startsWith("/package/wasm/sermo_webgpu")).map((r) => r.url);
   if (adapterInfo.isFallbackAdapter) {
     // SwiftShader emulates the GPU on the CPU: slower than the CPU backend, so auto skips it.
     const auto = await openDemo(context, server.origin, "?backend=auto");
@@ -64,6 +66,7 @@ test("(e) with --enable-unsafe-webgpu: auto declines the software adapter; ?back
     const reason = await auto.page.getAttribute("#fallback", "data-reason");
     t.diagnostic(`auto: ${reason}`);
     assert.match(reason, /software adapter/);
+    assert.deepEqual(webgpuModule(), [], "auto on a software adapter fetched no part of the WebGPU module");
     await auto.page.close();
   }
   const { page, errors } = await openDemo(context, server.origin, "?backend=webgpu");
@@ -72,6 +75,8 @@ test("(e) with --enable-unsafe-webgpu: auto declines the software adapter; ?back
   const shown = await page.textContent("#backend");
   t.diagnostic(`backend shown: ${shown}`);
   assert.match(shown, /WebGPU \(.+\)/);
+  t.diagnostic(`fetched for WebGPU: ${webgpuModule().join(", ")}`);
+  assert.ok(webgpuModule().includes("/package/wasm/sermo_webgpu_bg.wasm"), "the WebGPU module was fetched");
   const cpu = await apiClassify(context, server.origin, "cpu", urls);
   assert.equal(cpu.info.backend, "cpu");
   for (const url of urls) {

@@ -1,6 +1,11 @@
 //! Which burn device the browser runs the network on: WebGPU when the page can have it, burn's
 //! Flex CPU backend otherwise.
 //!
+//! The package ships two builds of this crate: the CPU module (feature `cpu`: flex only) that
+//! every page loads, and the WebGPU module (feature `webgpu`: burn-wgpu only) that the worker
+//! fetches only when WebGPU is to be used. A build has the backends of its features; asking
+//! one for a backend it lacks is an error that names the other module.
+//!
 //! WebGPU is set up asynchronously (the synchronous setup panics in a browser by design) and
 //! once per Worker: the runtime registers one device per adapter selector, so later
 //! classifiers reuse the first one's device.
@@ -36,6 +41,17 @@ impl FromStr for Preference {
     }
 }
 
+impl Preference {
+    /// `"auto"`, `"webgpu"` or `"cpu"`: the names [`Preference::from_str`] reads back.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preference::Auto => "auto",
+            Preference::WebGpu => "webgpu",
+            Preference::Cpu => "cpu",
+        }
+    }
+}
+
 /// The backend a classifier ended up on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -61,9 +77,19 @@ impl fmt::Display for Backend {
     }
 }
 
-/// The CPU device.
-pub fn cpu() -> Device {
-    Device::flex()
+/// The CPU device, or why this build has none.
+pub fn cpu() -> Result<Device, String> {
+    #[cfg(feature = "cpu")]
+    {
+        Ok(Device::flex())
+    }
+    #[cfg(not(feature = "cpu"))]
+    {
+        Err(
+            "this is sermo's WebGPU module, built without the CPU backend (the CPU module has it)"
+                .into(),
+        )
+    }
 }
 
 /// A WebGPU device and a description of its adapter.
@@ -79,7 +105,7 @@ pub struct Gpu {
     pub software: bool,
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 mod web {
     use std::cell::RefCell;
 
@@ -152,15 +178,19 @@ mod web {
 }
 
 /// Sets WebGPU up (once per Worker) or says why it cannot be had.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 pub async fn webgpu() -> Result<Gpu, String> {
     web::webgpu().await
 }
 
-/// Outside a browser there is no WebGPU.
-#[cfg(not(target_arch = "wasm32"))]
+/// Without the `webgpu` feature, or outside a browser, there is no WebGPU.
+#[cfg(not(all(target_arch = "wasm32", feature = "webgpu")))]
 pub async fn webgpu() -> Result<Gpu, String> {
-    Err("WebGPU exists only in a browser (this is a native build)".into())
+    Err(if cfg!(feature = "webgpu") {
+        "WebGPU exists only in a browser (this is a native build)".into()
+    } else {
+        "this is sermo's CPU module, built without WebGPU (the WebGPU module has it)".into()
+    })
 }
 
 #[cfg(test)]

@@ -24,13 +24,13 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use js_sys::{Float32Array, Function, Promise, Reflect, Uint8Array};
 use serde::Serialize;
-use sermo_dsp::{Audio, FeatureConfig, FeatureExtractor, audio::MAX_SAMPLE_RATE};
+use sermo_dsp::{Audio, DspError, FeatureConfig, FeatureExtractor, audio::MAX_SAMPLE_RATE};
 use sermo_model::{Artifact, Seal};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 pub use backend::{Backend, Preference};
-use result::ClassifyResult;
+use result::{ClassifyResult, TimelineResult};
 
 /// The global property that holds the last panic message.
 ///
@@ -167,11 +167,7 @@ impl Classifier {
         #[wasm_bindgen(js_name = onStatus)] on_status: Option<Function>,
     ) -> Result<Classifier, JsError> {
         let on_status = on_status.as_ref();
-        let preference: Preference = backend
-            .as_deref()
-            .unwrap_or("auto")
-            .parse()
-            .map_err(|e: String| JsError::new(&e))?;
+        let preference = parse_preference(backend.as_deref())?;
         report(on_status, "reading the model");
         let (artifact, seal) = Artifact::read(&artifact.to_vec()).map_err(js_err)?;
         let warning = (seal == Seal::Missing).then(|| {
@@ -183,8 +179,15 @@ impl Classifier {
             report(on_status, &format!("warning: {w}"));
         }
 
+        // "auto" tries WebGPU only in a build that has it: the CPU module leaves the choice
+        // to the package's worker, which loads the WebGPU module only after an adapter check.
+        let try_webgpu = match preference {
+            Preference::Cpu => false,
+            Preference::WebGpu => true,
+            Preference::Auto => cfg!(feature = "webgpu"),
+        };
         let mut fallback_reason = None;
-        if preference != Preference::Cpu {
+        if try_webgpu {
             report(on_status, "starting WebGPU");
             let attempt = match backend::webgpu().await {
                 // A software adapter emulates the GPU on the CPU, many times slower than the
@@ -220,8 +223,12 @@ impl Classifier {
                 }
             }
         }
+        // In the WebGPU module (no CPU backend) a failed "auto" ends here with WebGPU's reason,
+        // which the worker reports when it falls back to the CPU module.
+        let device = backend::cpu()
+            .map_err(|no_cpu| JsError::new(fallback_reason.as_deref().unwrap_or(&no_cpu)))?;
         report(on_status, "building the network on the CPU and warming up");
-        let model = build(&artifact, &backend::cpu()).await.map_err(js_err)?;
+        let model = build(&artifact, &device).await.map_err(js_err)?;
         Ok(Self::wrap(
             &artifact,
             model,
@@ -330,6 +337,78 @@ impl Classifier {
             to_js(&result).map_err(JsValue::from)
         }))
     }
+
+    /// Emotion over time: every analysis window of mono audio (`samples` in [-1, 1] at
+    /// `sampleRate` Hz), `hopSeconds` apart, classified — the windows and numbers of
+    /// `sermo predict --timeline --hop hopSeconds`. Resolves to a `TimelineResult`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<TimelineResult>")]
+    pub fn timeline(
+        &self,
+        samples: Float32Array,
+        #[wasm_bindgen(js_name = sampleRate)] sample_rate_hz: f64,
+        #[wasm_bindgen(js_name = hopSeconds)] hop_s: f64,
+    ) -> Result<Promise, JsError> {
+        let rate = sample_rate(sample_rate_hz).map_err(|e| JsError::new(&e))?;
+        let audio = Audio::new(samples.to_vec(), rate);
+        let inner = Rc::clone(&self.inner);
+        Ok(future_to_promise(async move {
+            let start = now_ms();
+            let timeline = inner
+                .model
+                .timeline_async(&audio, hop_s)
+                .await
+                .map_err(|e| JsValue::from(js_err(e)))?;
+            let result = TimelineResult {
+                hop: hop_s,
+                timeline: &timeline,
+                backend: inner.backend.name(),
+                ms: now_ms() - start,
+            };
+            to_js(&result).map_err(JsValue::from)
+        }))
+    }
+}
+
+/// Decodes a WAV or FLAC file with sermo's own decoder (the CLI's: the same samples, mixed to
+/// mono the same way, at the file's own rate), for `classify` and `timeline`.
+///
+/// Resolves to `{samples, sampleRate, seconds}`; `undefined` when the bytes are not WAV or FLAC
+/// (the package then decodes them with Web Audio). A WAV or FLAC file that cannot be read is
+/// an error naming `name` and the reason.
+#[wasm_bindgen]
+pub fn decode(bytes: &[u8], name: &str) -> Result<JsValue, JsError> {
+    let audio = match sermo_dsp::decode(bytes, name) {
+        Ok(audio) => audio,
+        Err(DspError::NotAudio { .. }) => return Ok(JsValue::UNDEFINED),
+        Err(e) => return Err(js_err(e)),
+    };
+    let out = js_sys::Object::new();
+    let set = |key: &str, value: JsValue| Reflect::set(&out, &JsValue::from_str(key), &value);
+    let seconds = audio.duration_s();
+    set("sampleRate", JsValue::from(audio.sample_rate))
+        .and_then(|_| set("seconds", JsValue::from(seconds)))
+        .and_then(|_| {
+            set(
+                "samples",
+                Float32Array::from(audio.samples.as_slice()).into(),
+            )
+        })
+        .map_err(|_| JsError::new("cannot build the decoded audio"))?;
+    Ok(out.into())
+}
+
+/// The backend a name asks for, as `"auto"`, `"webgpu"` or `"cpu"` (`undefined` or `""`:
+/// `"auto"`); an error names the accepted ones. The package's worker asks the CPU module before
+/// it decides whether to fetch the WebGPU module.
+#[wasm_bindgen(js_name = backendPreference)]
+pub fn backend_preference(name: Option<String>) -> Result<String, JsError> {
+    Ok(parse_preference(name.as_deref())?.name().into())
+}
+
+fn parse_preference(name: Option<&str>) -> Result<Preference, JsError> {
+    name.unwrap_or("auto")
+        .parse()
+        .map_err(|e: String| JsError::new(&e))
 }
 
 /// A plain JavaScript object, built as JSON and parsed once: one call into JavaScript instead

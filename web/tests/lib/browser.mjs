@@ -56,9 +56,11 @@ export function ensureChromium() {
 
 /** Fails early, with the command to run, when the wasm package has not been built. */
 export function ensureBuilt() {
-  const wasm = path.join(WEB, "package/wasm/sermo_wasm_bg.wasm");
-  if (!existsSync(wasm)) {
-    throw new Error(`${wasm} is missing: build the package first with \`bash web/build.sh\``);
+  for (const module of ["cpu", "webgpu"]) {
+    const wasm = path.join(WEB, `package/wasm/sermo_${module}_bg.wasm`);
+    if (!existsSync(wasm)) {
+      throw new Error(`${wasm} is missing: build the package first with \`bash web/build.sh\``);
+    }
   }
 }
 
@@ -124,7 +126,7 @@ export function maxAbsDiff(a, b, keys) {
 
 /**
  * Loads the package's Classifier in a blank page of the origin and classifies audio files (URLs
- * on the same server) decoded at 48 kHz and mixed to mono, as the demo does. Returns the
+ * on the same server) with `classifyFile`, as the demo does. Returns the
  * classifier's facts and one full result (logits included) per URL. `model`: the URL of another
  * artifact to load instead of the package's default.
  */
@@ -140,16 +142,7 @@ export async function apiClassify(context, origin, backend, urls, model = undefi
       const results = {};
       for (const url of urls) {
         const bytes = await (await fetch(url)).arrayBuffer();
-        const audio = await new OfflineAudioContext(1, 1, 48000).decodeAudioData(bytes);
-        const samples = new Float32Array(audio.length);
-        for (let c = 0; c < audio.numberOfChannels; c++) {
-          const data = audio.getChannelData(c);
-          for (let i = 0; i < samples.length; i++) samples[i] += data[i];
-        }
-        if (audio.numberOfChannels > 1) {
-          for (let i = 0; i < samples.length; i++) samples[i] /= audio.numberOfChannels;
-        }
-        results[url] = await classifier.classify(samples, audio.sampleRate);
+        results[url] = await classifier.classifyFile(bytes, { name: url });
       }
       const info = {
         backend: classifier.backend,

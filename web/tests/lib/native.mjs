@@ -43,3 +43,11 @@ export function nativePredict(files, model = NATIVE_MODEL) {
   }
   return results;
 }
+
+/** `sermo predict --timeline --json --hop HOP --model MODEL FILE`: `{file, hop, timeline}`. */
+export function nativeTimeline(file, hop, model = NATIVE_MODEL) {
+  const out = sermo(["predict", "--timeline", "--json", "--hop", String(hop), "--model", model, file]);
+  const line = out.split("\n").find((l) => l.trim().startsWith("{"));
+  if (!line) throw new Error(`sermo predict --timeline printed no JSON for ${file}: ${out}`);
+  return JSON.parse(line);
+}

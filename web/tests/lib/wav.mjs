@@ -1,4 +1,4 @@
-// WAV fixtures made by the tests themselves: a seeded tone-plus-noise clip, 16-bit PCM.
+// WAV fixtures made by the tests themselves: seeded tone-plus-noise clips, 16-bit PCM.
 import { writeFileSync } from "node:fs";
 
 /** Mulberry32: a small seeded generator, so every run writes the same clip. */
@@ -28,12 +28,20 @@ export function toneAndNoise({ seconds = 4, sampleRate = 48000, seed = 7 } = {})
   return x;
 }
 
-/** Writes mono 16-bit PCM WAV (samples clipped to [-1, 1]). */
+/**
+ * Writes 16-bit PCM WAV (samples clipped to [-1, 1]): `samples` is one channel's samples, or an
+ * array of channels of equal length (interleaved in the file).
+ */
 export function writeWav(file, samples, sampleRate) {
-  const data = Buffer.alloc(samples.length * 2);
-  for (let i = 0; i < samples.length; i++) {
-    const v = Math.max(-1, Math.min(1, samples[i]));
-    data.writeInt16LE(Math.round(v < 0 ? v * 32768 : v * 32767), i * 2);
+  const channels = Array.isArray(samples) ? samples : [samples];
+  const k = channels.length;
+  const frames = channels[0].length;
+  const data = Buffer.alloc(frames * k * 2);
+  for (let i = 0; i < frames; i++) {
+    for (let c = 0; c < k; c++) {
+      const v = Math.max(-1, Math.min(1, channels[c][i]));
+      data.writeInt16LE(Math.round(v < 0 ? v * 32768 : v * 32767), (i * k + c) * 2);
+    }
   }
   const header = Buffer.alloc(44);
   header.write("RIFF", 0);
@@ -42,10 +50,10 @@ export function writeWav(file, samples, sampleRate) {
   header.write("fmt ", 12);
   header.writeUInt32LE(16, 16);
   header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
+  header.writeUInt16LE(k, 22);
   header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate * 2, 28);
-  header.writeUInt16LE(2, 32);
+  header.writeUInt32LE(sampleRate * 2 * k, 28);
+  header.writeUInt16LE(2 * k, 32);
   header.writeUInt16LE(16, 34);
   header.write("data", 36);
   header.writeUInt32LE(data.length, 40);
