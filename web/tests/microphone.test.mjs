@@ -54,6 +54,10 @@ test("(b) live results from a fake microphone reach data-result, and stop() stop
     assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
     assert.match(await page.textContent("#source"), /microphone/);
     assert.ok(Number(await page.getAttribute("#level", "value")) > -60, "the level meter moved");
+    // The session's history is drawn as its timeline, one column per live result.
+    assert.equal(await page.isVisible("#chart"), true, "the live timeline is shown");
+    assert.ok(Number(await page.getAttribute("#timeline", "data-windows")) >= 1, "the live timeline has windows");
+    assert.match(await page.textContent("#timeline-note"), /^Microphone: \d+ windows/);
 
     await page.click("#mic");
     await page.waitForFunction(() => document.getElementById("mic").textContent === "Start microphone", null, { timeout: 30_000 });

@@ -93,6 +93,12 @@ fn sample_rate(rate: f64) -> Result<u32, String> {
     }
 }
 
+/// Mono samples from JavaScript at a checked sample rate.
+fn audio(samples: Vec<f32>, sample_rate_hz: f64) -> Result<Audio, JsError> {
+    let rate = sample_rate(sample_rate_hz).map_err(|e| JsError::new(&e))?;
+    Ok(Audio::new(samples, rate))
+}
+
 /// Builds the network on `device` and runs it once on a silent input: this compiles the
 /// kernels (the first inference is the slow one) and proves the backend computes finite
 /// numbers before anyone relies on it.
@@ -320,8 +326,7 @@ impl Classifier {
         samples: Float32Array,
         #[wasm_bindgen(js_name = sampleRate)] sample_rate_hz: f64,
     ) -> Result<Promise, JsError> {
-        let rate = sample_rate(sample_rate_hz).map_err(|e| JsError::new(&e))?;
-        let audio = Audio::new(samples.to_vec(), rate);
+        let audio = audio(samples.to_vec(), sample_rate_hz)?;
         let inner = Rc::clone(&self.inner);
         Ok(future_to_promise(async move {
             let (prediction, timings) = inner
@@ -348,8 +353,7 @@ impl Classifier {
         #[wasm_bindgen(js_name = sampleRate)] sample_rate_hz: f64,
         #[wasm_bindgen(js_name = hopSeconds)] hop_s: f64,
     ) -> Result<Promise, JsError> {
-        let rate = sample_rate(sample_rate_hz).map_err(|e| JsError::new(&e))?;
-        let audio = Audio::new(samples.to_vec(), rate);
+        let audio = audio(samples.to_vec(), sample_rate_hz)?;
         let inner = Rc::clone(&self.inner);
         Ok(future_to_promise(async move {
             let start = now_ms();
@@ -433,8 +437,7 @@ pub fn mfcc(
         Some(json) => serde_json::from_str(&json).map_err(js_err)?,
         None => FeatureConfig::default(),
     };
-    let rate = sample_rate(sample_rate_hz).map_err(|e| JsError::new(&e))?;
-    let audio = Audio::new(samples.to_vec(), rate);
+    let audio = audio(samples.to_vec(), sample_rate_hz)?;
     let features = FeatureExtractor::new(&cfg)
         .and_then(|mut extractor| extractor.extract(&audio))
         .map_err(js_err)?;
