@@ -125,6 +125,75 @@ fn build_web() -> Result<()> {
     run("bash", &["web/build.sh"])
 }
 
+/// web/build.sh running in the background, its output in a log file; stopped if dropped
+/// before [`WebBuild::wait`] (an earlier step failed).
+struct WebBuild {
+    child: std::process::Child,
+    log: PathBuf,
+    started: Instant,
+    waited: bool,
+}
+
+impl Drop for WebBuild {
+    fn drop(&mut self) {
+        if !self.waited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl WebBuild {
+    /// Starts web/build.sh with its output going to target/web-build.log.
+    fn start() -> Result<Self> {
+        ensure_rust()?;
+        let log = root().join("target/web-build.log");
+        std::fs::create_dir_all(root().join("target"))?;
+        let out =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        say(&format!(
+            "$ bash web/build.sh > {} (in the background)",
+            log.display()
+        ));
+        let child = Command::new("bash")
+            .arg("web/build.sh")
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .current_dir(root())
+            .spawn()
+            .context("starting web/build.sh")?;
+        Ok(Self {
+            child,
+            log,
+            started: Instant::now(),
+            waited: false,
+        })
+    }
+
+    /// Waits for it; a failure prints the log's end.
+    fn wait(mut self) -> Result<()> {
+        let status = self.child.wait().context("waiting for web/build.sh")?;
+        self.waited = true;
+        if !status.success() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+            bail!(
+                "`bash web/build.sh` failed ({status}); its output: {}",
+                self.log.display()
+            );
+        }
+        say(&format!(
+            "bash web/build.sh took {:.0} s (in the background; output in {})",
+            self.started.elapsed().as_secs_f64(),
+            self.log.display()
+        ));
+        Ok(())
+    }
+}
+
 fn npm_install() -> Result<()> {
     if !have("node") || !have("npm") {
         ensure_apt(&[("nodejs", "node"), ("npm", "npm")])?;
@@ -136,6 +205,10 @@ fn test() -> Result<()> {
     let started = Instant::now();
     ensure_rust()?;
     run("cargo", &["fmt", "--all", "--check"])?;
+    // The wasm32 builds (sermo-dsp and sermo-model inside both sermo-wasm modules, in their own
+    // target directory) run beside clippy and the tests: those leave a core idle for long
+    // stretches (single crates such as burn-flex compiling alone, one long end-to-end test).
+    let web = WebBuild::start()?;
     // One clippy pass also checks the vulkan GPU backend (it cannot run here, it must build).
     run(
         "cargo",
@@ -151,11 +224,11 @@ fn test() -> Result<()> {
         ],
     )?;
     run("cargo", &["test", "--workspace"])?;
-    // The wasm32 builds (sermo-dsp and sermo-model inside sermo-wasm), the npm package and the
-    // browser tests.
-    // `cargo test` above built target/debug/sermo with the workspace's features; `cargo build
-    // -p sermo` alone would resolve other features and rebuild half of burn.
-    browser_tests(false)?;
+    web.wait()?;
+    // The npm package and the browser tests. `cargo test` above built target/debug/sermo with
+    // the workspace's features; `cargo build -p sermo` alone would resolve other features and
+    // rebuild half of burn.
+    browser_tests(false, false)?;
     say(&format!(
         "all tests passed in {:.0} s",
         started.elapsed().as_secs_f64()
@@ -163,15 +236,18 @@ fn test() -> Result<()> {
     Ok(())
 }
 
-/// The wasm package, the npm package and the browser tests in headless chromium; the native
-/// CLI they compare with is built first when `build_native` is set.
-fn browser_tests(build_native: bool) -> Result<()> {
+/// The npm package and the browser tests in headless chromium, after building the wasm
+/// package when `build_wasm` is set; the native CLI they compare with is built first when
+/// `build_native` is set.
+fn browser_tests(build_native: bool, build_wasm: bool) -> Result<()> {
     if !web_ready() {
         bail!("web/build.sh is missing");
     }
     ensure_apt(&[("chromium", "/usr/bin/chromium")])?;
     npm_install()?;
-    build_web()?;
+    if build_wasm {
+        build_web()?;
+    }
     // The browser tests compare the page with the native CLI.
     if build_native {
         run("cargo", &["build", "-p", "sermo"])?;
@@ -197,7 +273,7 @@ fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
-        Some("test-web") => browser_tests(true),
+        Some("test-web") => browser_tests(true, true),
         Some("test-gpu") => gpu::test_gpu(),
         Some("demo") => {
             let port = args
