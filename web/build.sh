@@ -114,3 +114,4 @@ for f in $files default.safetensors paper.safetensors; do
   printf '%-24s %9d bytes (gzip -9: %d)\n' "$f" "$(size "$here/package/wasm/$f")" "$(gz "$here/package/wasm/$f")" >&2
 done
 step "done: serve web/ and open /demo/ (cargo xtask demo), or npm pack web/package"
+echo "web/build.sh took $SECONDS s" >&2
