@@ -297,7 +297,9 @@ export class Classifier {
   async decodeFile(file, options = {}) {
     const name = options.name ?? file?.name ?? "audio";
     const bytes = await fileBytes(file);
-    const sermo = await this.#call("decode", { bytes: bytes.slice(0), name }, []);
+    // A copy goes to the worker (transferred); `bytes` stays for Web Audio.
+    const copy = bytes.slice(0);
+    const sermo = await this.#call("decode", { bytes: copy.buffer, name }, [copy.buffer]);
     if (sermo) return sermo;
     const rate = Number(this.featureConfig?.sample_rate) || LISTEN_SAMPLE_RATE;
     return decodeWithWebAudio(bytes, name, rate);

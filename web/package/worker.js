@@ -205,19 +205,19 @@ async function create(id, bytes, backend) {
   const onStatus = (text) => status(id, text);
   const base = await cpu();
   const preference = base.backendPreference(backend);
-  let fallbackReason = null;
-  if (preference === "auto") fallbackReason = await noHardwareAdapter();
-  if (preference === "webgpu" || (preference === "auto" && !fallbackReason)) {
+  let reason = null;
+  if (preference === "auto") reason = await noHardwareAdapter();
+  if (preference === "webgpu" || (preference === "auto" && !reason)) {
     status(id, "loading the WebGPU module");
     try {
       const m = await webgpu();
       return { classifier: await m.Classifier.create(bytes, preference, onStatus), fallbackReason: null };
     } catch (e) {
       if (preference !== "auto") throw e;
-      fallbackReason = e && e.message ? e.message : String(e);
+      reason = e && e.message ? e.message : String(e);
     }
   }
-  return { classifier: await base.Classifier.create(bytes, "cpu", onStatus), fallbackReason };
+  return { classifier: await base.Classifier.create(bytes, "cpu", onStatus), fallbackReason: reason };
 }
 
 async function load({ id, model, backend, cache }) {
@@ -360,10 +360,8 @@ const handlers = {
   },
   /** sermo's WAV/FLAC decoder (the CLI's); `undefined` for other formats (the page decodes those). */
   async decode({ bytes, name }) {
-    const t0 = performance.now();
     const audio = (await cpu()).decode(new Uint8Array(bytes), name);
-    if (audio === undefined) return undefined;
-    return { ...audio, decoder: "sermo", ms: performance.now() - t0 };
+    return audio === undefined ? undefined : { ...audio, decoder: "sermo" };
   },
   async mfcc({ samples, sampleRate }) {
     const t0 = performance.now();
