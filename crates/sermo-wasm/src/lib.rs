@@ -4,10 +4,12 @@
 //! CLI uses too: audio crosses as a `Float32Array` and its sample rate, the model as the
 //! artifact's bytes (a `Uint8Array`), and results come back as plain JavaScript objects.
 //!
-//! - Backends: `"auto"` tries WebGPU (asynchronous device setup, the adapter requested twice)
-//!   and falls back to burn's Flex CPU backend, recording why — also when the only adapter is a
-//!   software one (SwiftShader), which is slower than the CPU backend; `"webgpu"` and `"cpu"`
-//!   force one.
+//! - Backends: the crate is built twice (features `cpu` and `webgpu`; see backend.rs). In a
+//!   build with WebGPU, `"auto"` tries it (asynchronous device setup, the adapter requested
+//!   twice) and, failing that or finding only a software adapter (SwiftShader, slower than the
+//!   CPU backend), falls back to the CPU backend when the build has one, or fails with the
+//!   reason, which the package's worker reports when it moves to the CPU module. In the CPU
+//!   module `"auto"` is the CPU. `"webgpu"` and `"cpu"` force one (or fail in a build without it).
 //! - Read-back is asynchronous only ([`sermo_model::Classifier::classify_async`]), the only
 //!   kind WebGPU in a browser allows; the CPU backend takes the same path.
 //! - The result is [`sermo_model::Prediction`] serialised as the CLI's `--json` serialises it,
