@@ -170,7 +170,7 @@ function drawLive() {
   const from = Math.max(0, end - LIVE_CHART_SECONDS);
   showTimeline(
     windows.filter((w) => w.end >= from),
-    `Microphone: ${windows.length} windows, each column the 3 s ending there`,
+    `Microphone: ${windows.length} windows, each column the ${duration} s ending there`,
     from,
     Math.max(end, from + duration),
   );
@@ -190,7 +190,8 @@ async function classifyFile(file) {
     show(result, `(${file.name}, ${audio.seconds.toFixed(1)} s, ${decoder})`);
     const { timeline: windows, hop } = await classifier.timeline(audio.samples, audio.sampleRate, { hopSeconds: 0.5 });
     ui.timeline.dataset.timeline = JSON.stringify(windows.map(({ start, end, label, voiced, probabilities }) => ({ start, end, label, voiced, probabilities })));
-    showTimeline(windows, `${file.name}: ${windows.length} windows of 3 s, one every ${hop} s`);
+    const seconds = Number(classifier.featureConfig.duration_s) || 3;
+    showTimeline(windows, `${file.name}: ${windows.length} windows of ${seconds} s, one every ${hop} s`);
   } catch (error) {
     ui.source.textContent = "";
     showMessage(`Could not classify ${file.name}: ${error.message}`);
