@@ -10,8 +10,8 @@
 #    (--no-default-features --features webgpu: burn-wgpu alone), which the package's worker
 #    fetches only when WebGPU is used; in their own target directory (target/wasm) so they never
 #    wait on the native builds' lock;
-# 3. installs wasm-bindgen-cli (exactly the version of the wasm-bindgen crate) into
-#    target/tools if it is not there yet: the only thing this script may download;
+# 3. builds tools/bindgen (wasm-bindgen's library at exactly the version of the wasm-bindgen
+#    crate) into target/tools/bindgen: its crates are the only thing this script may download;
 # 4. wasm-bindgen --target web into web/pkg/ (sermo_cpu.* and sermo_webgpu.*), with the shipped
 #    models (models/default.safetensors and models/paper.safetensors) beside them;
 # 5. copies web/pkg into web/package/wasm/, which `npm pack` ships.
@@ -57,37 +57,25 @@ modules="cpu webgpu"
 build cpu
 build webgpu --no-default-features --features webgpu
 
-bindgen="$tools/bin/wasm-bindgen"
-if ! "$bindgen" --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
-  step "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION into $tools"
-  # Only the crates that read, rewrite and write the module are optimised; the rest of the
-  # tool's tree (clap, an HTTP client and TLS for its test runner, ...) is built at opt-level 0.
-  # The install then takes 58 % of the time, wasm-bindgen runs as fast on sermo's module, and
-  # its output is byte-identical (docs/benchmarks.md).
-  quick=(--config 'profile.release.opt-level=0')
-  for crate in walrus wasmparser wasm-encoder id-arena wasm-bindgen-cli wasm-bindgen-cli-support \
-      wasm-bindgen-wasm-interpreter wasm-bindgen-wasm-conventions wasm-bindgen-threads-xform \
-      wasm-bindgen-externref-xform wasm-bindgen-multi-value-xform; do
-    quick+=(--config "profile.release.package.$crate.opt-level=3")
-  done
-  # --locked first; if a locked dependency is no longer in the index (webpki-roots 1.0.11 of
-  # wasm-bindgen-cli 0.2.130's lock file is not, here), resolve afresh within its semver ranges.
-  (
-    unset CARGO_TARGET_DIR
-    cargo install "${quick[@]}" wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked \
-        --root "$tools" ||
-      { echo "warning: --locked failed; installing with freshly resolved dependencies" >&2
-        cargo install "${quick[@]}" wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" \
-          --root "$tools"; }
-  )
+bindgen="$tools/bindgen/release/sermo-bindgen"
+step "cargo build tools/bindgen (wasm-bindgen $WASM_BINDGEN_VERSION's library, built once per checkout)"
+# Its own workspace and lock file; the release profile there optimises only the crates that
+# rewrite the module (tools/bindgen/Cargo.toml).
+if ! grep -A1 '^name = "wasm-bindgen-cli-support"$' "$root/tools/bindgen/Cargo.lock" |
+    grep -qx "version = \"$WASM_BINDGEN_VERSION\""; then
+  echo "error: tools/bindgen/Cargo.lock does not pin wasm-bindgen-cli-support $WASM_BINDGEN_VERSION" >&2
+  exit 1
 fi
+(
+  unset CARGO_TARGET_DIR
+  cargo build --release --locked --manifest-path "$root/tools/bindgen/Cargo.toml" \
+    --target-dir "$tools/bindgen"
+)
 
 step "wasm-bindgen --target web -> web/pkg"
 rm -rf "$here/pkg"
-# The name section (function names for stack traces) is a sixth of a module: dropped.
 for module in $modules; do
-  "$bindgen" --target web --remove-name-section --out-dir "$here/pkg" --out-name "sermo_$module" \
-    "$target_dir/sermo_$module.wasm"
+  "$bindgen" "$target_dir/sermo_$module.wasm" "$here/pkg" "sermo_$module"
 done
 for name in $models; do
   if [ ! -f "$root/models/$name.safetensors" ]; then

@@ -1,10 +1,17 @@
 //! End to end on a synthetic RAVDESS-shaped dataset: train → report → eval → predict, a run
-//! killed with SIGKILL and resumed to the same result, the mean of a run's last epochs, and the
-//! error paths users hit.
+//! killed with SIGKILL and resumed to the same result, the robust options and the robustness
+//! report, data-parallel shards, averaged epochs, and the error paths users hit.
+//!
+//! The tests share one synthetic corpus, one feature cache and one trained run (each made once,
+//! by whichever test needs it first), and otherwise run side by side: every `sermo train` here
+//! runs on one thread (`RAYON_NUM_THREADS=1`), so two tests training at once use both cores of
+//! a two-core machine instead of fighting over them (a run this small leaves a second rayon
+//! thread mostly idle).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -12,26 +19,31 @@ use serde_json::Value;
 mod common;
 use common::{ok, sermo};
 
+/// The synthetic corpus (6 actors, 2 s clips), its feature cache and the runs, under cargo's
+/// temporary directory for integration tests (emptied when the corpus is made).
 struct Fixture {
-    _dir: tempfile::TempDir,
     root: PathBuf,
 }
 
 impl Fixture {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("train_e2e");
+        if root.exists() {
+            std::fs::remove_dir_all(&root).unwrap();
+        }
+        std::fs::create_dir_all(&root).unwrap();
         ok(sermo()
             .args(["synth", "--actors", "6", "--seconds", "2", "-o"])
             .arg(root.join("data"))
             .output()
             .unwrap());
-        Self { _dir: dir, root }
+        Self { root }
     }
 
     fn train(&self, run: &str, extra: &[&str]) -> Command {
         let mut cmd = sermo();
-        cmd.arg("train")
+        cmd.env("RAYON_NUM_THREADS", "1")
+            .arg("train")
             .arg("--data")
             .arg(self.root.join("data"))
             .arg("--cache-root")
@@ -44,17 +56,32 @@ impl Fixture {
     }
 }
 
+/// The corpus every test here uses, made by the first test that asks.
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(Fixture::new)
+}
+
+/// The 4-epoch run of the paper's protocol that several tests inspect, trained once.
+fn trained_run() -> &'static Path {
+    static RUN: OnceLock<PathBuf> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let fx = fixture();
+        ok(fx.train("run", &["--epochs", "4"]).output().unwrap());
+        fx.root.join("run")
+    })
+}
+
 fn report(run: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap()
 }
 
 #[test]
-fn trains_evaluates_predicts_and_resumes() {
-    let fx = Fixture::new();
+fn trains_evaluates_predicts_and_averages() {
+    let fx = fixture();
 
     // 1. A short run clearly beats chance (12.5 %) and writes every output.
-    ok(fx.train("run", &["--epochs", "4"]).output().unwrap());
-    let run = fx.root.join("run");
+    let run = trained_run();
     for file in [
         "report.json",
         "curves.png",
@@ -65,7 +92,7 @@ fn trains_evaluates_predicts_and_resumes() {
     ] {
         assert!(run.join(file).is_file(), "{file} missing");
     }
-    let rep = report(&run);
+    let rep = report(run);
     let test_acc = rep["test"]["accuracy"].as_f64().unwrap();
     assert!(
         test_acc > 0.4,
@@ -131,8 +158,81 @@ fn trains_evaluates_predicts_and_resumes() {
             .any(|a| a["split"] == "test" && a["protocol"] == "paper")
     );
 
-    // 5. Kill a run with SIGKILL after its first checkpoint, resume it: the same history as
-    //    the uninterrupted run above (same seed), epoch for epoch.
+    // 5. A fresh run into a used directory is refused (no lost work).
+    let out = fx.train("run", &["--epochs", "1"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+
+    // 6. Every epoch's weights are kept, the best of them as model.safetensors; `average`
+    //    makes one model of the last epochs, which scores as any model and says what it is.
+    let epoch = |n: usize| run.join(format!("epochs/epoch-{n:04}.safetensors"));
+    for n in 1..=4 {
+        assert!(epoch(n).is_file(), "epoch {n} weights missing");
+    }
+    let best = rep["best_epoch"].as_u64().unwrap() as usize;
+    let best_info: Value = serde_json::from_slice(
+        &ok(sermo()
+            .arg("info")
+            .arg("--json")
+            .arg(epoch(best))
+            .output()
+            .unwrap())
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(best_info["provenance"]["best_epoch"], best);
+    let avg = fx.root.join("avg.safetensors");
+    ok(sermo()
+        .arg("average")
+        .args([epoch(3), epoch(4)])
+        .arg("-o")
+        .arg(&avg)
+        .output()
+        .unwrap());
+    let out = ok(sermo()
+        .arg("info")
+        .arg("--json")
+        .arg(&avg)
+        .output()
+        .unwrap());
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["provenance"]["name"], "run-avg2");
+    assert!(
+        info["provenance"]["notes"]
+            .as_str()
+            .unwrap()
+            .contains("epochs 3, 4")
+    );
+    assert!(
+        info["provenance"]["accuracies"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let out = ok(sermo()
+        .arg("eval")
+        .arg("--model")
+        .arg(&avg)
+        .arg("--data")
+        .arg(fx.root.join("data"))
+        .arg("--cache-root")
+        .arg(fx.root.join("cache"))
+        .args(["--copies", "1", "--seed", "7", "--split", "valid", "--json"])
+        .output()
+        .unwrap());
+    let eval: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let acc = eval["scores"]["accuracy"].as_f64().unwrap();
+    assert!(acc > 0.4, "the averaged model scores {acc} on validation");
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_history() {
+    let fx = fixture();
+
+    // Kill a run with SIGKILL after its first checkpoint, resume it: the same history as the
+    // uninterrupted run (same seed), epoch for epoch. The uninterrupted run (shared with
+    // another test) trains meanwhile.
+    let uninterrupted = std::thread::spawn(trained_run);
     let mut child = fx.train("killed", &["--epochs", "3"]).spawn().unwrap();
     let first = fx.root.join("killed/checkpoints/epoch-0001/state.json");
     let started = Instant::now();
@@ -153,6 +253,7 @@ fn trains_evaluates_predicts_and_resumes() {
         .output()
         .unwrap());
     let resumed = report(&fx.root.join("killed"));
+    let rep = report(uninterrupted.join().unwrap());
     let full = rep["history"].as_array().unwrap();
     let again = resumed["history"].as_array().unwrap();
     assert_eq!(again.len(), 3);
@@ -170,12 +271,13 @@ fn trains_evaluates_predicts_and_resumes() {
             );
         }
     }
+}
 
-    // 6. A fresh run into a used directory is refused (no lost work); the actor protocol keeps
-    //    speakers apart.
-    let out = fx.train("run", &["--epochs", "1"]).output().unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+#[test]
+fn robust_options_robustness_and_averaging_across_pipelines() {
+    let fx = fixture();
+
+    // The actor protocol keeps speakers apart.
     ok(fx
         .train(
             "actor",
@@ -187,8 +289,8 @@ fn trains_evaluates_predicts_and_resumes() {
     assert_eq!(actor["test_actors"], serde_json::json!([1]));
     assert_eq!(actor["valid_actors"], serde_json::json!([2, 3]));
 
-    // 7. The robust options: speech-aligned windows, CMVN and augmentation drawn afresh each
-    //    epoch, recorded in the run's config and in the artifact.
+    // The robust options: speech-aligned windows, CMVN and augmentation drawn afresh each
+    // epoch, recorded in the run's config and in the artifact.
     ok(fx
         .train(
             "robust",
@@ -217,7 +319,7 @@ fn trains_evaluates_predicts_and_resumes() {
     assert_eq!(robust["config"]["lr_schedule"], "cosine");
     assert!((robust["config"]["label_smoothing"].as_f64().unwrap() - 0.1).abs() < 1e-6);
     // The paper's recipe records neither.
-    let plain = report(&fx.root.join("run"));
+    let plain = report(trained_run());
     assert!(plain["config"].get("lr_schedule").is_none());
     assert!(plain["config"].get("label_smoothing").is_none());
     assert_eq!(robust["config"]["features"]["align"], "speech");
@@ -232,9 +334,9 @@ fn trains_evaluates_predicts_and_resumes() {
     assert_eq!(info["features"]["align"], "speech");
     assert_eq!(info["features"]["cmvn"], true);
 
-    // 8. The robustness report scores the held-out actor's clean clips exactly as the run's
-    //    test did (decoded audio through the artifact's own pipeline, windows aligned to speech
-    //    and CMVN included), then each shift asked for, reproducibly from its seed.
+    // The robustness report scores the held-out actor's clean clips exactly as the run's
+    // test did (decoded audio through the artifact's own pipeline, windows aligned to speech
+    // and CMVN included), then each shift asked for, reproducibly from its seed.
     let robustness = |out: &str, shifts: &str| {
         let mut cmd = sermo();
         cmd.arg("robustness")
@@ -311,8 +413,31 @@ fn trains_evaluates_predicts_and_resumes() {
         "{err}"
     );
 
-    // 9. Data parallel: device 0 listed twice runs every batch as two shards (fork, gradients
-    //    moved and summed, one optimizer step) on the one CPU device; it learns as well.
+    // A model with another feature pipeline cannot join an average: the error names it.
+    let actor_epoch = fx.root.join("actor/epochs/epoch-0001.safetensors");
+    let robust_model = fx.root.join("robust/model.safetensors");
+    let out = sermo()
+        .arg("average")
+        .args([actor_epoch, robust_model.clone()])
+        .arg("-o")
+        .arg(fx.root.join("mixed.safetensors"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&robust_model.display().to_string()) && err.contains("feature"),
+        "{err}"
+    );
+    assert!(!fx.root.join("mixed.safetensors").exists());
+}
+
+#[test]
+fn data_parallel_shards_on_one_cpu() {
+    let fx = fixture();
+
+    // Data parallel: device 0 listed twice runs every batch as two shards (fork, gradients
+    // moved and summed, one optimizer step) on the one CPU device; it learns as well.
     ok(fx
         .train("shards", &["--epochs", "3", "--devices", "0,0"])
         .output()
@@ -327,83 +452,6 @@ fn trains_evaluates_predicts_and_resumes() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("one device"));
-
-    // 10. Every epoch's weights are kept, the best of them as model.safetensors; `average`
-    //     makes one model of the last epochs, which scores as any model and says what it is. A
-    //     model with another feature pipeline cannot join the mean: the error names it.
-    let epoch = |n: usize| run.join(format!("epochs/epoch-{n:04}.safetensors"));
-    for n in 1..=4 {
-        assert!(epoch(n).is_file(), "epoch {n} weights missing");
-    }
-    let best = rep["best_epoch"].as_u64().unwrap() as usize;
-    let best_info: Value = serde_json::from_slice(
-        &ok(sermo()
-            .arg("info")
-            .arg("--json")
-            .arg(epoch(best))
-            .output()
-            .unwrap())
-        .stdout,
-    )
-    .unwrap();
-    assert_eq!(best_info["provenance"]["best_epoch"], best);
-    let avg = fx.root.join("avg.safetensors");
-    ok(sermo()
-        .arg("average")
-        .args([epoch(3), epoch(4)])
-        .arg("-o")
-        .arg(&avg)
-        .output()
-        .unwrap());
-    let out = ok(sermo()
-        .arg("info")
-        .arg("--json")
-        .arg(&avg)
-        .output()
-        .unwrap());
-    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(info["provenance"]["name"], "run-avg2");
-    assert!(
-        info["provenance"]["notes"]
-            .as_str()
-            .unwrap()
-            .contains("epochs 3, 4")
-    );
-    assert!(
-        info["provenance"]["accuracies"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
-    let out = ok(sermo()
-        .arg("eval")
-        .arg("--model")
-        .arg(&avg)
-        .arg("--data")
-        .arg(fx.root.join("data"))
-        .arg("--cache-root")
-        .arg(fx.root.join("cache"))
-        .args(["--copies", "1", "--seed", "7", "--split", "valid", "--json"])
-        .output()
-        .unwrap());
-    let eval: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let acc = eval["scores"]["accuracy"].as_f64().unwrap();
-    assert!(acc > 0.4, "the averaged model scores {acc} on validation");
-    let robust_model = fx.root.join("robust/model.safetensors");
-    let out = sermo()
-        .arg("average")
-        .args([epoch(4), robust_model.clone()])
-        .arg("-o")
-        .arg(fx.root.join("mixed.safetensors"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&robust_model.display().to_string()) && err.contains("feature"),
-        "{err}"
-    );
-    assert!(!fx.root.join("mixed.safetensors").exists());
 }
 
 #[test]

@@ -125,15 +125,17 @@ fn build_web() -> Result<()> {
     run("bash", &["web/build.sh"])
 }
 
-/// web/build.sh running in the background, its output in a log file; stopped if dropped
-/// before [`WebBuild::wait`] (an earlier step failed).
-struct WebBuild {
+/// A command running in the background, its output in a log file under target/; stopped if
+/// dropped before [`Background::wait`] (an earlier step failed).
+struct Background {
+    what: String,
     child: std::process::Child,
     log: PathBuf,
+    started: Instant,
     waited: bool,
 }
 
-impl Drop for WebBuild {
+impl Drop for Background {
     fn drop(&mut self) {
         if !self.waited {
             let _ = self.child.kill();
@@ -142,28 +144,29 @@ impl Drop for WebBuild {
     }
 }
 
-impl WebBuild {
-    /// Starts web/build.sh with its output going to target/web-build.log.
-    fn start() -> Result<Self> {
-        ensure_rust()?;
-        let log = root().join("target/web-build.log");
+impl Background {
+    /// Starts `program args` in the repository root with `env` added, its stdout and stderr
+    /// going to target/`log`.
+    fn start(program: &str, args: &[&str], env: &[(&str, &str)], log: &str) -> Result<Self> {
+        let what = format!("{program} {}", args.join(" "));
+        let log = root().join("target").join(log);
         std::fs::create_dir_all(root().join("target"))?;
         let out =
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        say(&format!(
-            "$ bash web/build.sh > {} (in the background)",
-            log.display()
-        ));
-        let child = Command::new("bash")
-            .arg("web/build.sh")
+        say(&format!("$ {what} > {} (in the background)", log.display()));
+        let child = Command::new(program)
+            .args(args)
+            .envs(env.iter().copied())
             .stdout(out.try_clone()?)
             .stderr(out)
             .current_dir(root())
             .spawn()
-            .context("starting web/build.sh")?;
+            .with_context(|| format!("starting {what}"))?;
         Ok(Self {
+            what,
             child,
             log,
+            started: Instant::now(),
             waited: false,
         })
     }
@@ -171,24 +174,28 @@ impl WebBuild {
     /// Waits for it; a failure prints the log's end.
     fn wait(mut self) -> Result<()> {
         let waiting = Instant::now();
-        let status = self.child.wait().context("waiting for web/build.sh")?;
+        let status = self
+            .child
+            .wait()
+            .with_context(|| format!("waiting for {}", self.what))?;
         self.waited = true;
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         if !status.success() {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            let tail: Vec<&str> = text.lines().rev().take(60).collect();
             for line in tail.iter().rev() {
                 eprintln!("{line}");
             }
             bail!(
-                "`bash web/build.sh` failed ({status}); its output: {}",
+                "`{}` failed ({status}); its output: {}",
+                self.what,
                 self.log.display()
             );
         }
-        // Its own duration is the last line of its log; what it cost the run is the wait.
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        // What it cost the run is the wait, not its own duration.
         say(&format!(
-            "{} in the background; waited {:.0} s for it (output in {})",
-            text.lines().last().unwrap_or("web/build.sh").trim(),
+            "{} took {:.0} s in the background; waited {:.0} s for it (output in {})",
+            self.what,
+            self.started.elapsed().as_secs_f64(),
             waiting.elapsed().as_secs_f64(),
             self.log.display()
         ));
@@ -209,8 +216,8 @@ fn test() -> Result<()> {
     run("cargo", &["fmt", "--all", "--check"])?;
     // The wasm32 builds (sermo-dsp and sermo-model inside both sermo-wasm modules, in their own
     // target directory) run beside clippy and the tests: those leave a core idle for long
-    // stretches (single crates such as burn-flex compiling alone, one long end-to-end test).
-    let web = WebBuild::start()?;
+    // stretches (single crates such as burn-flex compiling alone).
+    let web = Background::start("bash", &["web/build.sh"], &[], "web-build.log")?;
     // One clippy pass also checks the vulkan GPU backend (it cannot run here, it must build).
     run(
         "cargo",
@@ -225,12 +232,15 @@ fn test() -> Result<()> {
             "warnings",
         ],
     )?;
-    run("cargo", &["test", "--workspace"])?;
+    run("cargo", &["test", "--workspace", "--no-run"])?;
     web.wait()?;
-    // The npm package and the browser tests. `cargo test` above built target/debug/sermo with
-    // the workspace's features; `cargo build -p sermo` alone would resolve other features and
-    // rebuild half of burn.
-    browser_tests(false, false)?;
+    // The npm package and the browser tests (one Chromium at a time) run beside the Rust tests'
+    // run: each keeps about one core busy. They compare the page with target/debug/sermo,
+    // which `cargo test` just built with the workspace's features (`cargo build -p sermo` alone
+    // would resolve other features and rebuild half of burn).
+    let browser = start_browser_tests()?;
+    run("cargo", &["test", "--workspace"])?;
+    browser.wait()?;
     say(&format!(
         "all tests passed in {:.0} s",
         started.elapsed().as_secs_f64()
@@ -238,28 +248,39 @@ fn test() -> Result<()> {
     Ok(())
 }
 
-/// The npm package and the browser tests in headless chromium, after building the wasm
-/// package when `build_wasm` is set; the native CLI they compare with is built first when
-/// `build_native` is set.
-fn browser_tests(build_native: bool, build_wasm: bool) -> Result<()> {
+/// What the browser tests need: Chromium (Debian's) and the npm packages of web/.
+fn browser_test_setup() -> Result<()> {
     if !web_ready() {
         bail!("web/build.sh is missing");
     }
     ensure_apt(&[("chromium", "/usr/bin/chromium")])?;
-    npm_install()?;
-    if build_wasm {
-        build_web()?;
-    }
-    // The browser tests compare the page with the native CLI.
-    if build_native {
-        run("cargo", &["build", "-p", "sermo"])?;
-    }
+    npm_install()
+}
+
+/// The browser tests against target/debug/sermo, in the background (output in
+/// target/browser-tests.log).
+fn start_browser_tests() -> Result<Background> {
+    browser_test_setup()?;
     let native = root().join("target/debug/sermo");
-    let native = native.to_string_lossy();
+    Background::start(
+        "node",
+        &["web/tests/run-all.mjs"],
+        &[("SERMO_BIN", &native.to_string_lossy())],
+        "browser-tests.log",
+    )
+}
+
+/// `cargo xtask test-web`: the wasm package, the native CLI the browser tests compare with,
+/// and the browser tests in headless Chromium.
+fn browser_tests() -> Result<()> {
+    browser_test_setup()?;
+    build_web()?;
+    run("cargo", &["build", "-p", "sermo"])?;
+    let native = root().join("target/debug/sermo");
     run_with(
         "node",
         &["web/tests/run-all.mjs"],
-        &[("SERMO_BIN", &native)],
+        &[("SERMO_BIN", &native.to_string_lossy())],
     )
 }
 
@@ -275,7 +296,7 @@ fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
-        Some("test-web") => browser_tests(true, true),
+        Some("test-web") => browser_tests(),
         Some("test-gpu") => gpu::test_gpu(),
         Some("demo") => {
             let port = args
