@@ -171,7 +171,7 @@ impl Background {
         })
     }
 
-    /// Waits for it; a failure prints the log's end.
+    /// Waits for it; a failure prints its whole log (CI's log is where a failure is read).
     fn wait(mut self) -> Result<()> {
         let waiting = Instant::now();
         let status = self
@@ -181,19 +181,16 @@ impl Background {
         self.waited = true;
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         if !status.success() {
-            let tail: Vec<&str> = text.lines().rev().take(60).collect();
-            for line in tail.iter().rev() {
-                eprintln!("{line}");
-            }
+            eprintln!("{text}");
             bail!(
                 "`{}` failed ({status}); its output: {}",
                 self.what,
                 self.log.display()
             );
         }
-        // What it cost the run is the wait, not its own duration.
+        // What it cost the run is the wait (its own duration is in its log, where it says).
         say(&format!(
-            "{} took {:.0} s in the background; waited {:.0} s for it (output in {})",
+            "{} done (started {:.0} s ago); waited {:.0} s for it (output in {})",
             self.what,
             self.started.elapsed().as_secs_f64(),
             waiting.elapsed().as_secs_f64(),
