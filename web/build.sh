@@ -26,7 +26,6 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-WASM_BINDGEN_VERSION=0.2.130
 TARGET=wasm32-unknown-unknown
 target_dir="${SERMO_WASM_TARGET_DIR:-$root/target/wasm}"
 tools="$root/target/tools"
@@ -37,6 +36,17 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 if ! rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
   step "rustup target add $TARGET"
   rustup target add "$TARGET"
+fi
+
+# locked_version LOCKFILE CRATE: the version of CRATE in a Cargo.lock.
+locked_version() { grep -A1 "^name = \"$2\"\$" "$1" | sed -n 's/^version = "\(.*\)"$/\1/p'; }
+# Checked before the long builds: the glue must come from exactly the wasm-bindgen that
+# sermo-wasm links.
+linked=$(locked_version "$root/Cargo.lock" wasm-bindgen)
+support=$(locked_version "$root/tools/bindgen/Cargo.lock" wasm-bindgen-cli-support)
+if [ -z "$linked" ] || [ "$linked" != "$support" ]; then
+  echo "error: sermo-wasm links wasm-bindgen '$linked' but tools/bindgen pins wasm-bindgen-cli-support '$support': make them equal (tools/bindgen/Cargo.toml, then cargo update there)" >&2
+  exit 1
 fi
 
 # build NAME [cargo options]: one module, kept as $target_dir/sermo_NAME.wasm (both builds write
@@ -58,14 +68,9 @@ build cpu
 build webgpu --no-default-features --features webgpu
 
 bindgen="$tools/bindgen/release/sermo-bindgen"
-step "cargo build tools/bindgen (wasm-bindgen $WASM_BINDGEN_VERSION's library, built once per checkout)"
+step "cargo build tools/bindgen (wasm-bindgen $linked's library, built once per checkout)"
 # Its own workspace and lock file; the release profile there optimises only the crates that
 # rewrite the module (tools/bindgen/Cargo.toml).
-if ! grep -A1 '^name = "wasm-bindgen-cli-support"$' "$root/tools/bindgen/Cargo.lock" |
-    grep -qx "version = \"$WASM_BINDGEN_VERSION\""; then
-  echo "error: tools/bindgen/Cargo.lock does not pin wasm-bindgen-cli-support $WASM_BINDGEN_VERSION" >&2
-  exit 1
-fi
 (
   unset CARGO_TARGET_DIR
   cargo build --release --locked --manifest-path "$root/tools/bindgen/Cargo.toml" \

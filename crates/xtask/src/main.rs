@@ -258,13 +258,20 @@ fn browser_test_setup() -> Result<()> {
 /// target/browser-tests.log).
 fn start_browser_tests() -> Result<Background> {
     browser_test_setup()?;
-    let native = root().join("target/debug/sermo");
     Background::start(
         "node",
         &["web/tests/run-all.mjs"],
-        &[("SERMO_BIN", &native.to_string_lossy())],
+        &[("SERMO_BIN", &native_cli())],
         "browser-tests.log",
     )
+}
+
+/// The native CLI the browser tests compare the page with (`SERMO_BIN`).
+fn native_cli() -> String {
+    root()
+        .join("target/debug/sermo")
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// `cargo xtask test-web`: the wasm package, the native CLI the browser tests compare with,
@@ -273,11 +280,10 @@ fn browser_tests() -> Result<()> {
     browser_test_setup()?;
     build_web()?;
     run("cargo", &["build", "-p", "sermo"])?;
-    let native = root().join("target/debug/sermo");
     run_with(
         "node",
         &["web/tests/run-all.mjs"],
-        &[("SERMO_BIN", &native.to_string_lossy())],
+        &[("SERMO_BIN", &native_cli())],
     )
 }
 
