@@ -62,12 +62,12 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(Fixture::new)
 }
 
-/// The 4-epoch run of the paper's protocol that several tests inspect, trained once.
+/// The 3-epoch run of the paper's protocol that several tests inspect, trained once.
 fn trained_run() -> &'static Path {
     static RUN: OnceLock<PathBuf> = OnceLock::new();
     RUN.get_or_init(|| {
         let fx = fixture();
-        ok(fx.train("run", &["--epochs", "4"]).output().unwrap());
+        ok(fx.train("run", &["--epochs", "3"]).output().unwrap());
         fx.root.join("run")
     })
 }
@@ -99,7 +99,7 @@ fn trains_evaluates_predicts_and_averages() {
         "test accuracy {test_acc} is not clearly above chance"
     );
     assert_eq!(rep["protocol"], "paper");
-    assert_eq!(rep["history"].as_array().unwrap().len(), 4);
+    assert_eq!(rep["history"].as_array().unwrap().len(), 3);
     let confusion = rep["test"]["confusion_normalised"].as_array().unwrap();
     assert_eq!(confusion.len(), 8);
 
@@ -166,7 +166,7 @@ fn trains_evaluates_predicts_and_averages() {
     // 6. Every epoch's weights are kept, the best of them as model.safetensors; `average`
     //    makes one model of the last epochs, which scores as any model and says what it is.
     let epoch = |n: usize| run.join(format!("epochs/epoch-{n:04}.safetensors"));
-    for n in 1..=4 {
+    for n in 1..=3 {
         assert!(epoch(n).is_file(), "epoch {n} weights missing");
     }
     let best = rep["best_epoch"].as_u64().unwrap() as usize;
@@ -184,7 +184,7 @@ fn trains_evaluates_predicts_and_averages() {
     let avg = fx.root.join("avg.safetensors");
     ok(sermo()
         .arg("average")
-        .args([epoch(3), epoch(4)])
+        .args([epoch(2), epoch(3)])
         .arg("-o")
         .arg(&avg)
         .output()
@@ -201,7 +201,7 @@ fn trains_evaluates_predicts_and_averages() {
         info["provenance"]["notes"]
             .as_str()
             .unwrap()
-            .contains("epochs 3, 4")
+            .contains("epochs 2, 3")
     );
     assert!(
         info["provenance"]["accuracies"]
@@ -233,7 +233,7 @@ fn a_killed_run_resumes_to_the_same_history() {
     // uninterrupted run (same seed), epoch for epoch. The uninterrupted run (shared with
     // another test) trains meanwhile.
     let uninterrupted = std::thread::spawn(trained_run);
-    let mut child = fx.train("killed", &["--epochs", "3"]).spawn().unwrap();
+    let mut child = fx.train("killed", &["--epochs", "2"]).spawn().unwrap();
     let first = fx.root.join("killed/checkpoints/epoch-0001/state.json");
     let started = Instant::now();
     while !first.is_file() {
@@ -249,14 +249,14 @@ fn a_killed_run_resumes_to_the_same_history() {
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
     ok(fx
-        .train("killed", &["--epochs", "3", "--resume"])
+        .train("killed", &["--epochs", "2", "--resume"])
         .output()
         .unwrap());
     let resumed = report(&fx.root.join("killed"));
     let rep = report(uninterrupted.join().unwrap());
     let full = rep["history"].as_array().unwrap();
     let again = resumed["history"].as_array().unwrap();
-    assert_eq!(again.len(), 3);
+    assert_eq!(again.len(), 2);
     for (a, b) in full.iter().zip(again) {
         for key in [
             "train_loss",
@@ -439,7 +439,7 @@ fn data_parallel_shards_on_one_cpu() {
     // Data parallel: device 0 listed twice runs every batch as two shards (fork, gradients
     // moved and summed, one optimizer step) on the one CPU device; it learns as well.
     ok(fx
-        .train("shards", &["--epochs", "3", "--devices", "0,0"])
+        .train("shards", &["--epochs", "2", "--devices", "0,0"])
         .output()
         .unwrap());
     let shards = report(&fx.root.join("shards"));

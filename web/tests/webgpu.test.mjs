@@ -52,7 +52,7 @@ after(async () => {
   await server?.close();
 });
 
-// One WebGPU load only: SwiftShader compiles every kernel on the CPU (about 90 s a load here),
+// One WebGPU load only: SwiftShader compiles every kernel on the CPU (this test: about 40 s here),
 // so the page that runs on WebGPU is also the one whose results are compared with the CPU's.
 test("(e) with --enable-unsafe-webgpu: auto declines the software adapter; ?backend=webgpu uses it and agrees with the CPU within 1e-4", { timeout: VERY_SLOW }, async (t) => {
   t.diagnostic(`browser adapter: ${JSON.stringify(adapterInfo)}`);

@@ -33,8 +33,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
+use sermo_fft::{Complex, RealToComplex};
 
 use crate::config::{FeatureConfig, PadMode};
 use crate::error::DspError;
@@ -88,7 +87,7 @@ impl Mfcc {
     pub fn new(cfg: &FeatureConfig) -> Result<Self, DspError> {
         cfg.validate()?;
         let n_fft = cfg.n_fft;
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
+        let fft = sermo_fft::forward_f32(n_fft);
         let n_bins = n_fft / 2 + 1;
         let mel = MelBank::slaney(
             f64::from(cfg.sample_rate),

@@ -18,8 +18,7 @@
 //! rubato's `process_all` trims the filter's delay, so the output is aligned with the input
 //! (no time shift); this module then fixes its length to `round(len · to / from)`.
 
-use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler, WindowFunction, calculate_cutoff};
+use rubato::{WindowFunction, calculate_cutoff};
 
 use crate::error::DspError;
 
@@ -53,30 +52,16 @@ pub fn resample(samples: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>, D
         return Ok(Vec::new());
     }
 
-    let mut resampler = Fft::<f64>::new_custom(
+    let input: Vec<f64> = samples.iter().map(|&s| f64::from(s)).collect();
+    let output = sermo_fft::resample_f64(
+        &input,
         from_hz as usize,
         to_hz as usize,
         block_frames(from_hz, to_hz),
-        1,
-        1,
         WINDOW,
-        FixedSync::Both,
     )
-    .map_err(|e| fail(e.to_string()))?;
-
-    let input: Vec<f64> = samples.iter().map(|&s| f64::from(s)).collect();
-    let adapter = InterleavedSlice::new(&input, 1, input.len()).map_err(|e| fail(e.to_string()))?;
-    let output = resampler
-        .process_all(&adapter, input.len(), None)
-        .map_err(|e| fail(e.to_string()))?;
-
-    // Mono, so the interleaved data is the signal itself.
-    let mut out: Vec<f32> = output
-        .take_data()
-        .iter()
-        .take(out_len)
-        .map(|&s| s as f32)
-        .collect();
+    .map_err(fail)?;
+    let mut out: Vec<f32> = output.iter().take(out_len).map(|&s| s as f32).collect();
     out.resize(out_len, 0.0);
     Ok(out)
 }

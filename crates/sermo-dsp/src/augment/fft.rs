@@ -9,12 +9,11 @@
 
 use std::cell::Cell;
 
-use realfft::RealFftPlanner;
-use realfft::num_complex::Complex;
+use sermo_fft::{Complex, PlannerF64};
 
 /// The plans made so far and a scratch buffer shared by all of them.
 pub(super) struct Plans {
-    planner: RealFftPlanner<f64>,
+    planner: PlannerF64,
     scratch: Vec<Complex<f64>>,
 }
 
@@ -39,7 +38,7 @@ pub(super) fn with_plans<R>(f: impl FnOnce(&mut Plans) -> R) -> R {
 impl Plans {
     fn new() -> Self {
         Self {
-            planner: RealFftPlanner::new(),
+            planner: PlannerF64::new(),
             scratch: Vec::new(),
         }
     }
@@ -53,7 +52,7 @@ impl Plans {
     /// Spectrum of `input` (`input.len() / 2 + 1` bins, unnormalised); `input` is used as
     /// scratch and left undefined.
     pub(super) fn forward(&mut self, input: &mut [f64]) -> Vec<Complex<f64>> {
-        let plan = self.planner.plan_fft_forward(input.len());
+        let plan = self.planner.forward(input.len());
         let mut spectrum = plan.make_output_vec();
         self.grow_scratch(plan.get_scratch_len());
         // Lengths come from the plan itself, so the transform cannot fail.
@@ -66,7 +65,7 @@ impl Plans {
     /// and Nyquist bins are set to 0 first (a real signal's are 0; a product of spectra's only
     /// up to rounding), and it is left undefined.
     pub(super) fn inverse(&mut self, spectrum: &mut [Complex<f64>], output: &mut [f64]) {
-        let plan = self.planner.plan_fft_inverse(output.len());
+        let plan = self.planner.inverse(output.len());
         if let Some(first) = spectrum.first_mut() {
             first.im = 0.0;
         }
@@ -87,10 +86,10 @@ mod tests {
 
     #[test]
     fn plans_are_made_once_per_size_and_thread() {
-        let first = with_plans(|p| p.planner.plan_fft_forward(1024));
-        let again = with_plans(|p| p.planner.plan_fft_forward(1024));
+        let first = with_plans(|p| p.planner.forward(1024));
+        let again = with_plans(|p| p.planner.forward(1024));
         assert!(Arc::ptr_eq(&first, &again));
-        let elsewhere = std::thread::spawn(|| with_plans(|p| p.planner.plan_fft_forward(1024)));
+        let elsewhere = std::thread::spawn(|| with_plans(|p| p.planner.forward(1024)));
         let elsewhere = elsewhere.join().unwrap();
         assert!(!Arc::ptr_eq(&first, &elsewhere));
     }

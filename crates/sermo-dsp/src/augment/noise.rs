@@ -11,8 +11,8 @@
 
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
-use realfft::num_complex::Complex;
 use serde::{Deserialize, Serialize};
+use sermo_fft::Complex;
 
 use super::fft;
 use crate::error::DspError;
