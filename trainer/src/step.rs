@@ -54,7 +54,7 @@ pub fn gradients(
         return Ok(StepOutcome {
             grads,
             loss: scalar(output.loss)?,
-            correct: correct(output.output, &items)?,
+            correct: correct(output.logits, &items)?,
         });
     }
 
@@ -79,7 +79,7 @@ pub fn gradients(
         let grads = GradientsParams::from_grads(weighted_loss.backward(), &replica)
             .to_device(&grads_device, model);
         accumulator.accumulate(model, grads);
-        pending.push((weighted_loss, output.output, shard));
+        pending.push((weighted_loss, output.logits, shard));
     }
     let mut loss = 0f32;
     let mut hits = 0;

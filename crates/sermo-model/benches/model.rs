@@ -12,7 +12,7 @@ use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use criterion::{Criterion, criterion_group, criterion_main};
 use sermo_model::SermoNetConfig;
 use sermo_model::dropout::HostMasks;
-use sermo_model::train::{Batch, TrainStep};
+use sermo_model::train::Batch;
 
 fn inference(c: &mut Criterion) {
     let device = Device::flex();
@@ -52,13 +52,13 @@ fn train_step(c: &mut Criterion) {
             |b| {
                 b.iter(|| {
                     let m = model.take().unwrap();
-                    let out = m.step(Batch {
+                    let out = m.forward_classification(Batch {
                         inputs: inputs.clone(),
                         targets: targets.clone(),
                     });
-                    let grads: GradientsParams = out.grads;
+                    let grads = GradientsParams::from_grads(out.loss.backward(), &m);
                     model = Some(optim.step(0.01, m, grads));
-                    out.item.loss.into_data()
+                    out.loss.into_data()
                 })
             },
         );

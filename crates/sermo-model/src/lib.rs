@@ -11,7 +11,7 @@
 //!   evaluation commands and validation during training use; [`Prediction`] is the one result
 //!   type (serialised the same by the CLI's `--json` and the npm package).
 //! - [`model_input`]: raw maps → standardised network input; [`argmax`]: logits → class.
-//! - feature `train`: burn's `TrainStep`/`InferenceStep` for the network, and
+//! - feature `train`: the loss of a batch ([`train::BatchOutput`]) and
 //!   [`check_training_device`] (does a device sum what training needs).
 //! - feature `pytorch`: [`import_state_dict`] for `torch.save(state_dict)` files.
 

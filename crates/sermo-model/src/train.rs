@@ -1,8 +1,8 @@
-//! burn's training traits for [`SermoNet`] (they must live in the crate that owns the model).
+//! The loss of a batch, for the trainer's own loop (trainer/src/step.rs), its benchmark and the
+//! GPU parity test. sermo does not use burn-train's learner, so it does not depend on burn-train.
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Int, Tensor};
-pub use burn_train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 
 use crate::SermoNet;
 
@@ -15,45 +15,38 @@ pub struct Batch {
     pub targets: Tensor<1, Int>,
 }
 
+/// What the network made of a batch.
+#[derive(Debug, Clone)]
+pub struct BatchOutput {
+    /// Mean cross-entropy over the batch, `[1]` (on an autodiff device, `backward()` of it gives
+    /// the gradients).
+    pub loss: Tensor<1>,
+    /// `[batch, classes]`
+    pub logits: Tensor<2>,
+    /// `[batch]` class indices.
+    pub targets: Tensor<1, Int>,
+}
+
 impl SermoNet {
     /// Logits and the mean cross-entropy loss of a batch.
-    pub fn forward_classification(&self, batch: Batch) -> ClassificationOutput {
+    pub fn forward_classification(&self, batch: Batch) -> BatchOutput {
         self.forward_smoothed(batch, None)
     }
 
     /// Logits and the mean cross-entropy loss of a batch against targets smoothed by `alpha`
     /// (`(1 − alpha)` on the true class, `alpha / classes` spread over all; `None`: one-hot).
     /// `alpha` must lie in [0, 1].
-    pub fn forward_smoothed(&self, batch: Batch, alpha: Option<f32>) -> ClassificationOutput {
+    pub fn forward_smoothed(&self, batch: Batch, alpha: Option<f32>) -> BatchOutput {
         let logits = self.forward(batch.inputs); // [B, classes]
         let loss = CrossEntropyLossConfig::new()
             .with_smoothing(alpha)
             .init(&logits.device())
             .forward(logits.clone(), batch.targets.clone());
-        ClassificationOutput {
+        BatchOutput {
             loss,
-            output: logits,
+            logits,
             targets: batch.targets,
         }
-    }
-}
-
-impl TrainStep for SermoNet {
-    type Input = Batch;
-    type Output = ClassificationOutput;
-
-    fn step(&self, batch: Batch) -> TrainOutput<ClassificationOutput> {
-        let item = self.forward_classification(batch);
-        TrainOutput::new(self, item.loss.backward(), item)
-    }
-}
-
-impl InferenceStep for SermoNet {
-    type Input = Batch;
-    type Output = ClassificationOutput;
-
-    fn step(&self, batch: Batch) -> ClassificationOutput {
-        self.forward_classification(batch)
     }
 }
 
@@ -79,7 +72,7 @@ mod tests {
         };
         let scalar = |t: Tensor<1>| f64::from(t.try_into_scalar::<f32>().unwrap());
         let plain = model.forward_classification(batch());
-        let logits: Vec<f32> = plain.output.clone().into_data().try_to_vec().unwrap();
+        let logits: Vec<f32> = plain.logits.clone().into_data().try_to_vec().unwrap();
         let (mut ce, mut uniform) = (0f64, 0f64);
         for (row, &target) in logits.chunks(8).zip(&[2usize, 5, 0]) {
             let max = row.iter().copied().fold(f32::MIN, f32::max);
