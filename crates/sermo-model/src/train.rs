@@ -23,8 +23,6 @@ pub struct BatchOutput {
     pub loss: Tensor<1>,
     /// `[batch, classes]`
     pub logits: Tensor<2>,
-    /// `[batch]` class indices.
-    pub targets: Tensor<1, Int>,
 }
 
 impl SermoNet {
@@ -41,12 +39,8 @@ impl SermoNet {
         let loss = CrossEntropyLossConfig::new()
             .with_smoothing(alpha)
             .init(&logits.device())
-            .forward(logits.clone(), batch.targets.clone());
-        BatchOutput {
-            loss,
-            logits,
-            targets: batch.targets,
-        }
+            .forward(logits.clone(), batch.targets);
+        BatchOutput { loss, logits }
     }
 }
 
