@@ -28,6 +28,16 @@ pub struct EpochRecord {
     pub valid_accuracy: f64,
     /// Wall-clock seconds of the epoch's training and validation.
     pub seconds: f64,
+    /// Of `seconds`: waiting for the epoch's examples (maps, fresh augmented copies), which are
+    /// prepared while the epoch before trains (0 in runs recorded before these were kept).
+    #[serde(default)]
+    pub data_seconds: f64,
+    /// Of `seconds`: the forward, backward and optimizer steps.
+    #[serde(default)]
+    pub steps_seconds: f64,
+    /// Of `seconds`: scoring the validation split.
+    #[serde(default)]
+    pub validation_seconds: f64,
 }
 
 /// A training run's report.json, written when the run ends.

@@ -42,20 +42,45 @@ use crate::schedule::Rates;
 use crate::step;
 
 /// Trains (or resumes) the run in `--out`, then tests its best epoch once.
+///
+/// Each epoch's examples (the cached maps in the epoch's order and, with `--fresh`, newly
+/// augmented copies) are prepared on a second thread while the epoch before trains: they depend
+/// only on the seed and the epoch, so the run is the same as preparing them in turn.
 pub fn run(args: &TrainArgs) -> Result<()> {
     let (config, mut rates) = run_config(args)?;
     let run = Run::setup(args, config)?;
     let (mut model, mut optim, mut state) = run.start()?;
     rates.skip(state.epochs_done);
-    for epoch in state.epochs_done + 1..=run.config.epochs {
-        let started = Instant::now();
-        let (trained, progress) = run.train_epoch(epoch, rates.next_epoch(), model, &mut optim)?;
-        model = trained;
-        let eval_model = model.valid();
-        let record = run.validate(&eval_model, epoch, progress, started)?;
-        run.snapshot(&eval_model, record, &mut state)?;
-        save_checkpoint(&run.args.out, &model, &optim, &state)?;
-    }
+    let epochs = state.epochs_done + 1..=run.config.epochs;
+    let shared = &run;
+    std::thread::scope(|scope| -> Result<()> {
+        let run = shared;
+        let prepare = |epoch: usize| scope.spawn(move || run.epoch_items(epoch));
+        let mut next = epochs.clone().next().map(prepare);
+        for epoch in epochs.clone() {
+            let started = Instant::now();
+            let items = next
+                .take()
+                .context("no examples prepared for the epoch")?
+                .join()
+                .map_err(|_| {
+                    anyhow::anyhow!("preparing the examples of epoch {epoch} panicked")
+                })??;
+            let waited = started.elapsed().as_secs_f64();
+            if epochs.contains(&(epoch + 1)) {
+                next = Some(prepare(epoch + 1));
+            }
+            let (trained, mut progress) =
+                run.train_epoch(epoch, rates.next_epoch(), items, model, &mut optim)?;
+            progress.data_seconds = waited;
+            model = trained;
+            let eval_model = model.valid();
+            let record = run.validate(&eval_model, epoch, progress, started)?;
+            run.snapshot(&eval_model, record, &mut state)?;
+            save_checkpoint(&run.args.out, &model, &optim, &state)?;
+        }
+        Ok(())
+    })?;
     run.final_test(&state)
 }
 
@@ -139,6 +164,10 @@ struct Run<'a> {
 struct Progress {
     loss: f64,
     accuracy: f64,
+    /// Seconds the epoch waited for its examples (prepared while the epoch before trained).
+    data_seconds: f64,
+    /// Seconds of forward, backward and optimizer steps.
+    steps_seconds: f64,
 }
 
 impl<'a> Run<'a> {
@@ -291,23 +320,11 @@ impl<'a> Run<'a> {
         Ok((model, optim, state))
     }
 
-    /// One pass over the training examples (and the epoch's fresh copies) in the epoch's
-    /// shuffled order, one optimizer step per batch at the rate `lr`.
-    fn train_epoch(
-        &self,
-        epoch: usize,
-        lr: f64,
-        mut model: SermoNet,
-        optim: &mut ModuleOptimizer,
-    ) -> Result<(SermoNet, Progress)> {
+    /// The examples of `epoch` in the order it trains on them: the cached maps shuffled by the
+    /// epoch's seed, with, under `--fresh`, the epoch's newly augmented copies shuffled in.
+    fn epoch_items(&self, epoch: usize) -> Result<Vec<MapItem>> {
         let config = &self.config;
         let seed = epoch_seed(config.seed, epoch);
-        for (i, d) in self.ad_devices.iter().enumerate() {
-            d.seed(seed.wrapping_add(i as u64));
-        }
-        if let Some(masks) = &self.host_masks {
-            masks.reseed(seed);
-        }
         let mut shuffle = ChaCha8Rng::seed_from_u64(seed);
         let mut order = self.train_examples.clone();
         order.shuffle(&mut shuffle);
@@ -318,6 +335,28 @@ impl<'a> Run<'a> {
         if let (Some(fresh), Some(audio)) = (&config.fresh, &self.fresh_audio) {
             items.extend(audio.epoch(fresh, &config.features, seed)?);
             items.shuffle(&mut shuffle);
+        }
+        Ok(items)
+    }
+
+    /// One pass over the epoch's `items` (from [`Self::epoch_items`]), one optimizer step per
+    /// batch at the rate `lr`.
+    fn train_epoch(
+        &self,
+        epoch: usize,
+        lr: f64,
+        items: Vec<MapItem>,
+        mut model: SermoNet,
+        optim: &mut ModuleOptimizer,
+    ) -> Result<(SermoNet, Progress)> {
+        let config = &self.config;
+        let started = Instant::now();
+        let seed = epoch_seed(config.seed, epoch);
+        for (i, d) in self.ad_devices.iter().enumerate() {
+            d.seed(seed.wrapping_add(i as u64));
+        }
+        if let Some(masks) = &self.host_masks {
+            masks.reseed(seed);
         }
         let steps = items.len().div_ceil(config.batch_size);
         let bar = ProgressBar::new(steps as u64).with_style(
@@ -357,6 +396,8 @@ impl<'a> Run<'a> {
         let progress = Progress {
             loss: loss_sum / seen.max(1) as f64,
             accuracy: correct as f64 / seen.max(1) as f64,
+            data_seconds: 0.0,
+            steps_seconds: started.elapsed().as_secs_f64(),
         };
         Ok((model, progress))
     }
@@ -376,6 +417,7 @@ impl<'a> Run<'a> {
             (*self.scaler).clone(),
             &self.device,
         )?;
+        let validation_started = Instant::now();
         let (valid_loss, targets, predicted) = evaluate(&validator, &self.valid_set)?;
         Ok(EpochRecord {
             epoch,
@@ -384,6 +426,9 @@ impl<'a> Run<'a> {
             valid_loss,
             valid_accuracy: Scores::new(&self.labels, &targets, &predicted).accuracy,
             seconds: started.elapsed().as_secs_f64(),
+            data_seconds: progress.data_seconds,
+            steps_seconds: progress.steps_seconds,
+            validation_seconds: validation_started.elapsed().as_secs_f64(),
         })
     }
 
@@ -414,7 +459,7 @@ impl<'a> Run<'a> {
                 .with_context(|| format!("writing {}", self.best_path.display()))?;
         }
         eprintln!(
-            "epoch {epoch:>3}/{}  train loss {:.4} acc {:5.2} %  valid loss {:.4} acc {:5.2} %  best {:5.2} % (epoch {})  {:.1} s",
+            "epoch {epoch:>3}/{}  train loss {:.4} acc {:5.2} %  valid loss {:.4} acc {:5.2} %  best {:5.2} % (epoch {})  {:.1} s (data {:.1}, steps {:.1}, validation {:.1})",
             self.config.epochs,
             record.train_loss,
             100.0 * record.train_accuracy,
@@ -422,7 +467,10 @@ impl<'a> Run<'a> {
             100.0 * record.valid_accuracy,
             100.0 * state.best_valid_accuracy,
             state.best_epoch,
-            record.seconds
+            record.seconds,
+            record.data_seconds,
+            record.steps_seconds,
+            record.validation_seconds
         );
         state.history.push(record);
         Ok(())

@@ -1,5 +1,7 @@
-//! Speed of the network on the CPU (burn flex): single-clip and batch-64 inference, and one
-//! training step of the paper's recipe (batch 16, SGD momentum 0.9, weight decay 1e-4).
+//! Speed of the network on the CPU (burn flex): single-clip and batch-64 inference, one
+//! training step of the paper's recipe (batch 16, SGD momentum 0.9, weight decay 1e-4), and
+//! where a step's time goes: forward + backward of each part alone (`cargo bench -p
+//! sermo-model --features train --bench model -- part:`).
 //! The PyTorch side of the comparison: bench/pytorch_infer.py and bench/pytorch_train_step.py.
 
 #![allow(clippy::unwrap_used)]
@@ -8,6 +10,8 @@ use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
+use burn::tensor::module::unfold4d;
+use burn::tensor::ops::UnfoldOptions;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use criterion::{Criterion, criterion_group, criterion_main};
 use sermo_model::SermoNetConfig;
@@ -65,9 +69,100 @@ fn train_step(c: &mut Criterion) {
     }
 }
 
+/// Forward + backward (of the output's sum) of the parts of a training step, batch 16, on the
+/// flex autodiff device with host dropout masks: one CNN block and its first two stages op by
+/// op, the second convolution written as unfold + matmul (the form the issue asked to compare),
+/// the Transformer branch and one encoder layer's parts.
+fn train_step_parts(c: &mut Criterion) {
+    let device = Device::flex().autodiff();
+    device.seed(0);
+    let model = SermoNetConfig::paper()
+        .init(&device)
+        .with_host_masks(Some(HostMasks::new(0)));
+    let normal = Distribution::Normal(0.0, 1.0);
+    let x = Tensor::<4>::random([16, 1, 40, 282], normal, &device);
+    let block = &model.conv2d_block1;
+    // Inputs of the inner parts: detached, so each timing covers its part only.
+    let leaf = |t: Tensor<4>| t.detach().require_grad();
+    let conv1_out = leaf(block.conv1.forward(x.clone())); // [16, 16, 40, 282]
+    let stage1_out = leaf(
+        block.dropout.forward(
+            block.pool1.forward(
+                block
+                    .activation
+                    .forward(block.bn1.forward(conv1_out.clone())),
+            ),
+        ),
+    ); // [16, 16, 20, 141]
+    let conv2_out = leaf(block.conv2.forward(stage1_out.clone())); // [16, 32, 20, 141]
+    let sequence = model
+        .transformer_maxpool
+        .forward(x.clone())
+        .squeeze_dim::<3>(1)
+        .swap_dims(1, 2); // [16, 70, 40]
+    let layer = &model.transformer_encoder.layers[0];
+    let hidden = layer
+        .linear1
+        .forward(sequence.clone())
+        .detach()
+        .require_grad(); // [16, 70, 512]
+
+    let mut part = |name: &str, f: &dyn Fn() -> Tensor<1>| {
+        c.bench_function(&format!("part: {name} (fwd+bwd, batch 16)"), |b| {
+            b.iter(|| f().backward())
+        });
+    };
+    part("whole network", &|| model.forward(x.clone()).sum());
+    part("one CNN block", &|| block.forward(x.clone()).sum());
+    part("conv1 1→16", &|| block.conv1.forward(x.clone()).sum());
+    part("bn1 16 × 40 × 282", &|| {
+        block.bn1.forward(conv1_out.clone()).sum()
+    });
+    part("relu1", &|| {
+        block.activation.forward(conv1_out.clone()).sum()
+    });
+    part("pool1 2×2", &|| {
+        block.pool1.forward(conv1_out.clone()).sum()
+    });
+    part("pool1 + dropout1", &|| {
+        block
+            .dropout
+            .forward(block.pool1.forward(conv1_out.clone()))
+            .sum()
+    });
+    part("conv2 16→32", &|| {
+        block.conv2.forward(stage1_out.clone()).sum()
+    });
+    part("conv2 16→32 as unfold + matmul", &|| {
+        let weight = block.conv2.weight.val().reshape([1, 32, 16 * 9]);
+        let columns = unfold4d(
+            stage1_out.clone(),
+            [3, 3],
+            UnfoldOptions::new([1, 1], [1, 1], [1, 1]),
+        ); // [16, 144, 2820]
+        (weight.matmul(columns).reshape([16, 32, 20, 141])).sum()
+    });
+    part("bn2 32 × 20 × 141", &|| {
+        block.bn2.forward(conv2_out.clone()).sum()
+    });
+    part("Transformer branch (4 layers)", &|| {
+        model.transformer_encoder.forward(sequence.clone()).sum()
+    });
+    part("encoder layer", &|| layer.forward(sequence.clone()).sum());
+    part("self-attention", &|| {
+        layer.self_attn.forward(sequence.clone()).sum()
+    });
+    part("feed-forward linear1 40→512", &|| {
+        layer.linear1.forward(sequence.clone()).sum()
+    });
+    part("feed-forward dropout", &|| {
+        layer.dropout.forward(hidden.clone()).sum()
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = inference, train_step
+    targets = inference, train_step, train_step_parts
 }
 criterion_main!(benches);

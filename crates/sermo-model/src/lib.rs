@@ -17,6 +17,7 @@
 
 mod artifact;
 mod average;
+mod batch_norm;
 mod classifier;
 mod config;
 #[cfg(feature = "train")]
@@ -38,6 +39,7 @@ pub use artifact::{
     Accuracy, Artifact, ArtifactMeta, EMOTIONS, FORMAT, FORMAT_VERSION, META_KEY, Precision,
     Provenance, StoredTensor,
 };
+pub use batch_norm::BatchNorm;
 pub use classifier::{Classifier, Moment, Prediction, Timings};
 pub use config::SermoNetConfig;
 #[cfg(feature = "train")]

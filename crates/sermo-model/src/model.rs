@@ -4,10 +4,11 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
+use crate::batch_norm::BatchNorm;
 use crate::config::SermoNetConfig;
 use crate::dropout::{Dropout, HostMasks};
 use crate::encoder::TransformerEncoder;
@@ -43,13 +44,13 @@ impl ConvBlock {
         let pool = |p: usize| MaxPool2dConfig::new([p, p]).with_strides([p, p]).init();
         Self {
             conv1: conv(1, c1),
-            bn1: BatchNormConfig::new(c1).init(device),
+            bn1: BatchNorm::new(c1, device),
             pool1: pool(p1),
             conv2: conv(c1, c2),
-            bn2: BatchNormConfig::new(c2).init(device),
+            bn2: BatchNorm::new(c2, device),
             pool2: pool(p2),
             conv3: conv(c2, c3),
-            bn3: BatchNormConfig::new(c3).init(device),
+            bn3: BatchNorm::new(c3, device),
             pool3: pool(p3),
             dropout: Dropout::new(config.conv_dropout),
             activation: Relu::new(),
