@@ -52,9 +52,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let (mut model, mut optim, mut state) = run.start()?;
     rates.skip(state.epochs_done);
     let epochs = state.epochs_done + 1..=run.config.epochs;
-    let shared = &run;
+    let run = &run;
     std::thread::scope(|scope| -> Result<()> {
-        let run = shared;
         let prepare = |epoch: usize| scope.spawn(move || run.epoch_items(epoch));
         let mut next = epochs.clone().next().map(prepare);
         for epoch in epochs.clone() {

@@ -18,14 +18,14 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use burn::module::Module;
+use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::MaxPool2dConfig;
-use burn::nn::{BatchNormConfig, PaddingConfig2d};
 use burn::optim::{GradientsParams, SgdConfig, momentum::MomentumConfig};
 use burn::tensor::{Device, DeviceKind, Int, Tensor, TensorData};
 use burn_store::ModuleSnapshot;
 use sermo_model::train::Batch;
-use sermo_model::{SermoNet, SermoNetConfig, check_training_device};
+use sermo_model::{BatchNorm, SermoNet, SermoNetConfig, check_training_device};
 
 /// ‖gpu − cpu‖ / ‖cpu‖ must not exceed this (float sums run in another order on the GPU).
 const TOLERANCE: f64 = 1e-4;
@@ -172,11 +172,11 @@ fn convolution_forward_and_backward_agree() {
     assert_close("conv2d", &numbers(&gpu()), &numbers(&cpu()));
 }
 
-/// BatchNorm in training mode on the first convolution's output: output, gradients and the
-/// running statistics it updates.
+/// BatchNorm (sermo's, as the model uses it) in training mode on the first convolution's
+/// output: output, gradients and the running statistics it updates.
 fn batch_norm_numbers(device: &Device, batch: usize) -> Named {
     let ad = device.clone().autodiff();
-    let bn = seeded(|d: &Device| BatchNormConfig::new(16).init(d), &ad);
+    let bn = seeded(|d: &Device| BatchNorm::new(16, d), &ad);
     // Neither centred nor of unit variance, as a convolution's output.
     let x = (tensor([batch, 16, 40, 282], 3, &ad) * 3.0 + 0.5).require_grad();
     let y = bn.forward(x.clone());
