@@ -12,7 +12,7 @@
 
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::nn::BatchNormConfig;
-use burn::tensor::module::{batch_norm, batch_norm_train};
+use burn::tensor::module::batch_norm;
 use burn::tensor::{Device, Tensor};
 
 /// Batch normalisation over the channels (axis 1) of `[batch, channels, ...]`, with PyTorch's
@@ -81,14 +81,32 @@ impl BatchNorm {
         } else {
             1.0
         };
-        let result = batch_norm_train(input, self.gamma.val(), self.beta.val(), self.epsilon);
+        let (output, batch_mean, batch_variance) =
+            batch_norm_train(input, self.gamma.val(), self.beta.val(), self.epsilon);
         let m = self.momentum;
         let mean = self.running_mean.value_sync().to_device(&device);
         let var = self.running_var.value_sync().to_device(&device);
         self.running_mean
-            .update((mean * (1.0 - m) + result.mean.detach() * m).detach());
+            .update((mean * (1.0 - m) + batch_mean.detach() * m).detach());
         self.running_var
-            .update((var * (1.0 - m) + result.variance.detach() * (m * bessel)).detach());
-        result.output
+            .update((var * (1.0 - m) + batch_variance.detach() * (m * bessel)).detach());
+        output
     }
+}
+
+/// The training forward: output, batch mean and biased batch variance per channel. With
+/// feature `cpu-kernels`, flex devices run sermo's two-pass kernels (`flex_batch_norm`).
+#[cfg(feature = "cpu-kernels")]
+use crate::flex_batch_norm::batch_norm_train;
+
+/// The training forward: output, batch mean and biased batch variance per channel (burn's).
+#[cfg(not(feature = "cpu-kernels"))]
+fn batch_norm_train<const D: usize>(
+    x: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+) -> (Tensor<D>, Tensor<1>, Tensor<1>) {
+    let result = burn::tensor::module::batch_norm_train(x, gamma, beta, epsilon);
+    (result.output, result.mean, result.variance)
 }

@@ -25,6 +25,8 @@ mod device_check;
 pub mod dropout;
 mod encoder;
 mod error;
+#[cfg(feature = "cpu-kernels")]
+mod flex_batch_norm;
 mod input;
 mod model;
 mod scaler;
