@@ -7,8 +7,9 @@
 //! 3.6e-4 (1/2799) too small, and at batch 4 the gradient parity test against PyTorch
 //! (tests/sgd_parity.rs) failed on it. Everything else — the normalisation with the batch's
 //! biased variance while training, the running statistics at inference, the gradients — is
-//! burn's own operation, and the fields are burn's names, so artifacts and PyTorch imports
-//! load as before.
+//! burn's computation (on flex with feature `cpu-kernels`, the same computation in fewer
+//! passes: `flex_batch_norm`), and the fields are burn's names, so artifacts and PyTorch
+//! imports load as before.
 
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::nn::BatchNormConfig;
