@@ -1,7 +1,8 @@
 //! Speed of the network on the CPU (burn flex): single-clip and batch-64 inference, one
 //! training step of the paper's recipe (batch 16, SGD momentum 0.9, weight decay 1e-4), and
 //! where a step's time goes: forward + backward of each part alone (`cargo bench -p
-//! sermo-model --features train --bench model -- part:`).
+//! sermo-model --features train,cpu-kernels --bench model -- part:`; `cpu-kernels` gives
+//! BatchNorm the flex kernels `sermo train` uses on the CPU).
 //! The PyTorch side of the comparison: bench/pytorch_infer.py and bench/pytorch_train_step.py.
 
 #![allow(clippy::unwrap_used)]
