@@ -95,14 +95,16 @@ impl BatchNorm {
     }
 }
 
+#[cfg(not(feature = "cpu-kernels"))]
+use self::burn_batch_norm_train as batch_norm_train;
 /// The training forward: output, batch mean and biased batch variance per channel. With
-/// feature `cpu-kernels`, flex devices run sermo's two-pass kernels (`flex_batch_norm`).
+/// feature `cpu-kernels`, flex devices run sermo's two-pass kernels (`flex_batch_norm`), which
+/// hand every other device to [`burn_batch_norm_train`].
 #[cfg(feature = "cpu-kernels")]
 use crate::flex_batch_norm::batch_norm_train;
 
-/// The training forward: output, batch mean and biased batch variance per channel (burn's).
-#[cfg(not(feature = "cpu-kernels"))]
-fn batch_norm_train<const D: usize>(
+/// burn's training forward, as (output, batch mean, biased batch variance per channel).
+pub(crate) fn burn_batch_norm_train<const D: usize>(
     x: Tensor<D>,
     gamma: Tensor<1>,
     beta: Tensor<1>,

@@ -67,8 +67,7 @@ pub fn batch_norm_train<const D: usize>(
         DispatchDevice::Flex(_)
     );
     if !on_flex || x.dtype() != DType::F32 {
-        let result = burn::tensor::module::batch_norm_train(x, gamma, beta, epsilon);
-        return (result.output, result.mean, result.variance);
+        return crate::batch_norm::burn_batch_norm_train(x, gamma, beta, epsilon);
     }
     let (output, mean, variance) = <Dispatch as TrainBatchNorm>::train_batch_norm(
         x.into_dispatch(),
