@@ -2,7 +2,8 @@
 //! training step of the paper's recipe (batch 16, SGD momentum 0.9, weight decay 1e-4), and
 //! where a step's time goes: forward + backward of each part alone (`cargo bench -p
 //! sermo-model --features train,cpu-kernels --bench model -- part:`; `cpu-kernels` gives
-//! BatchNorm the flex kernels `sermo train` uses on the CPU).
+//! the convolutions and BatchNorm → ReLU → max-pool the flex kernels `sermo train` uses on the
+//! CPU).
 //! The PyTorch side of the comparison: bench/pytorch_infer.py and bench/pytorch_train_step.py.
 
 #![allow(clippy::unwrap_used)]
@@ -11,13 +12,12 @@ use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
-use burn::tensor::module::unfold4d;
-use burn::tensor::ops::UnfoldOptions;
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use criterion::{Criterion, criterion_group, criterion_main};
-use sermo_model::SermoNetConfig;
 use sermo_model::dropout::HostMasks;
 use sermo_model::train::Batch;
+use sermo_model::{SermoNetConfig, convolve};
 
 fn inference(c: &mut Criterion) {
     let device = Device::flex();
@@ -88,11 +88,9 @@ fn train_step_parts(c: &mut Criterion) {
     let conv1_out = leaf(block.conv1.forward(x.clone())); // [16, 16, 40, 282]
     let stage1_out = leaf(
         block.dropout.forward(
-            block.pool1.forward(
-                block
-                    .activation
-                    .forward(block.bn1.forward(conv1_out.clone())),
-            ),
+            block
+                .bn1
+                .forward_relu_max_pool(conv1_out.clone(), &block.pool1),
         ),
     ); // [16, 16, 20, 141]
     let conv2_out = leaf(block.conv2.forward(stage1_out.clone())); // [16, 32, 20, 141]
@@ -115,13 +113,23 @@ fn train_step_parts(c: &mut Criterion) {
     };
     part("whole network", &|| model.forward(x.clone()).sum());
     part("one CNN block", &|| block.forward(x.clone()).sum());
-    part("conv1 1→16", &|| block.conv1.forward(x.clone()).sum());
+    part("conv1 1→16", &|| convolve(&block.conv1, x.clone()).sum());
+    part("conv1 1→16, burn's conv2d", &|| {
+        block.conv1.forward(x.clone()).sum()
+    });
     part("bn1 16 × 40 × 282", &|| {
         block.bn1.forward(conv1_out.clone()).sum()
     });
-    part("relu1", &|| {
-        block.activation.forward(conv1_out.clone()).sum()
-    });
+    part("relu1", &|| relu(conv1_out.clone()).sum());
+    part(
+        "bn1 → relu → pool1 (one kernel with cpu-kernels)",
+        &|| {
+            block
+                .bn1
+                .forward_relu_max_pool(conv1_out.clone(), &block.pool1)
+                .sum()
+        },
+    );
     part("pool1 2×2", &|| {
         block.pool1.forward(conv1_out.clone()).sum()
     });
@@ -132,16 +140,10 @@ fn train_step_parts(c: &mut Criterion) {
             .sum()
     });
     part("conv2 16→32", &|| {
-        block.conv2.forward(stage1_out.clone()).sum()
+        convolve(&block.conv2, stage1_out.clone()).sum()
     });
-    part("conv2 16→32 as unfold + matmul", &|| {
-        let weight = block.conv2.weight.val().reshape([1, 32, 16 * 9]);
-        let columns = unfold4d(
-            stage1_out.clone(),
-            [3, 3],
-            UnfoldOptions::new([1, 1], [1, 1], [1, 1]),
-        ); // [16, 144, 2820]
-        (weight.matmul(columns).reshape([16, 32, 20, 141])).sum()
+    part("conv2 16→32, burn's conv2d", &|| {
+        block.conv2.forward(stage1_out.clone()).sum()
     });
     part("bn2 32 × 20 × 141", &|| {
         block.bn2.forward(conv2_out.clone()).sum()

@@ -13,8 +13,12 @@
 
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::nn::BatchNormConfig;
+#[cfg(feature = "cpu-kernels")]
+use burn::nn::PaddingConfig2d;
+use burn::nn::pool::MaxPool2d;
+use burn::tensor::activation::relu;
 use burn::tensor::module::batch_norm;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Shape, Tensor};
 
 /// Batch normalisation over the channels (axis 1) of `[batch, channels, ...]`, with PyTorch's
 /// running-variance update. The type is named like burn's so that PyTorch imports rename
@@ -65,7 +69,7 @@ impl BatchNorm {
     /// - output: the same
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         let device = input.device();
-        if !(device.is_autodiff() && self.training.is_enabled()) {
+        if !self.is_training(&input) {
             return batch_norm(
                 input,
                 self.gamma.val(),
@@ -75,24 +79,88 @@ impl BatchNorm {
                 self.epsilon,
             );
         }
-        let shape = input.shape();
-        let n = shape.num_elements() / shape[1].max(1);
-        let bessel = if n > 1 {
-            n as f64 / (n - 1) as f64
+        let values = values_per_channel(&input.shape());
+        let (output, batch_mean, batch_variance) =
+            batch_norm_train(input, self.gamma.val(), self.beta.val(), self.epsilon);
+        self.follow(values, batch_mean, batch_variance, &device);
+        output
+    }
+
+    /// BatchNorm → ReLU → max-pool: the middle of every CNN stage. While training on flex
+    /// (feature `cpu-kernels`) one kernel does all three (`flex_batch_norm`): one pass writing
+    /// the pooled output instead of three over the full activation, and a backward that only
+    /// touches each window's maximum; elsewhere burn's three operations.
+    ///
+    /// # Shapes
+    /// - input: `[batch, channels, height, width]`
+    /// - output: `[batch, channels, height / p, width / p]` for a `p × p` pool
+    pub fn forward_relu_max_pool(&self, input: Tensor<4>, pool: &MaxPool2d) -> Tensor<4> {
+        #[cfg(feature = "cpu-kernels")]
+        if self.is_training(&input)
+            && crate::flex_batch_norm::runs_here(&input)
+            && let Some(window) = plain_window(pool)
+        {
+            let device = input.device();
+            let values = values_per_channel(&input.shape());
+            let (output, batch_mean, batch_variance) =
+                crate::flex_batch_norm::batch_norm_relu_max_pool_train(
+                    input,
+                    self.gamma.val(),
+                    self.beta.val(),
+                    self.epsilon,
+                    window,
+                );
+            self.follow(values, batch_mean, batch_variance, &device);
+            return output;
+        }
+        pool.forward(relu(self.forward(input)))
+    }
+
+    /// Whether `input` is normalised with its batch's statistics (training on an autodiff
+    /// device) rather than the running ones.
+    fn is_training<const D: usize>(&self, input: &Tensor<D>) -> bool {
+        input.device().is_autodiff() && self.training.is_enabled()
+    }
+
+    /// Moves the running statistics towards a batch's, PyTorch's way: the variance unbiased
+    /// with the `values` per channel the batch had.
+    fn follow(
+        &self,
+        values: usize,
+        batch_mean: Tensor<1>,
+        batch_variance: Tensor<1>,
+        device: &Device,
+    ) {
+        let bessel = if values > 1 {
+            values as f64 / (values - 1) as f64
         } else {
             1.0
         };
-        let (output, batch_mean, batch_variance) =
-            batch_norm_train(input, self.gamma.val(), self.beta.val(), self.epsilon);
         let m = self.momentum;
-        let mean = self.running_mean.value_sync().to_device(&device);
-        let var = self.running_var.value_sync().to_device(&device);
+        let mean = self.running_mean.value_sync().to_device(device);
+        let var = self.running_var.value_sync().to_device(device);
         self.running_mean
             .update((mean * (1.0 - m) + batch_mean.detach() * m).detach());
         self.running_var
             .update((var * (1.0 - m) + batch_variance.detach() * (m * bessel)).detach());
-        output
     }
+}
+
+/// Values per channel of a `[batch, channels, ...]` shape.
+fn values_per_channel(shape: &Shape) -> usize {
+    shape.num_elements() / shape[1].max(1)
+}
+
+/// The window of a max-pool the fused kernel runs: stride equal to the window, no padding, no
+/// dilation, remainders dropped (every pool of the paper's network).
+#[cfg(feature = "cpu-kernels")]
+fn plain_window(pool: &MaxPool2d) -> Option<[usize; 2]> {
+    let unpadded = matches!(
+        pool.padding,
+        PaddingConfig2d::Valid | PaddingConfig2d::Explicit(0, 0, 0, 0)
+    );
+    (pool.stride == pool.kernel_size && pool.dilation == [1, 1] && !pool.ceil_mode && unpadded)
+        .then_some(pool.kernel_size)
 }
 
 #[cfg(not(feature = "cpu-kernels"))]

@@ -27,6 +27,8 @@ mod encoder;
 mod error;
 #[cfg(feature = "cpu-kernels")]
 mod flex_batch_norm;
+#[cfg(feature = "cpu-kernels")]
+mod flex_conv;
 mod input;
 mod model;
 mod scaler;
@@ -51,6 +53,6 @@ pub use error::ModelError;
 #[cfg(feature = "pytorch")]
 pub use import::import_state_dict;
 pub use input::{argmax, cross_entropy, model_input};
-pub use model::{ConvBlock, SermoNet};
+pub use model::{ConvBlock, SermoNet, convolve};
 pub use scaler::Scaler;
 pub use seal::{SHA256_KEY, Seal};

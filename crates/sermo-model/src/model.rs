@@ -4,7 +4,7 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
@@ -29,7 +29,6 @@ pub struct ConvBlock {
     pub bn3: BatchNorm,
     pub pool3: MaxPool2d,
     pub dropout: Dropout,
-    pub activation: Relu,
 }
 
 impl ConvBlock {
@@ -53,7 +52,6 @@ impl ConvBlock {
             bn3: BatchNorm::new(c3, device),
             pool3: pool(p3),
             dropout: Dropout::new(config.conv_dropout),
-            activation: Relu::new(),
         }
     }
 
@@ -62,14 +60,23 @@ impl ConvBlock {
     /// - output: `[batch, 512]` (64 channels × 1 × 8, flattened channel-major as PyTorch does)
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let stage = |x, conv: &Conv2d, bn: &BatchNorm, pool: &MaxPool2d| {
-            let x = self.activation.forward(bn.forward(conv.forward(x)));
-            self.dropout.forward(pool.forward(x))
+            let x = bn.forward_relu_max_pool(convolve(conv, x), pool);
+            self.dropout.forward(x)
         };
         let x = stage(x, &self.conv1, &self.bn1, &self.pool1); // [B, 16, 20, 141]
         let x = stage(x, &self.conv2, &self.bn2, &self.pool2); // [B, 32, 5, 35]
         let x = stage(x, &self.conv3, &self.bn3, &self.pool3); // [B, 64, 1, 8]
         x.flatten(1, 3) // [B, 512]
     }
+}
+
+/// `conv.forward(x)`; on flex (feature `cpu-kernels`) as im2col + a matrix product
+/// (`flex_conv`).
+pub fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "cpu-kernels")]
+    return crate::flex_conv::forward(conv, x);
+    #[cfg(not(feature = "cpu-kernels"))]
+    conv.forward(x)
 }
 
 /// The paper's network.
