@@ -13,12 +13,21 @@ use std::sync::Arc;
 use realfft::RealFftPlanner;
 pub use realfft::num_complex::Complex;
 pub use realfft::{ComplexToReal, RealToComplex};
+pub use rustfft::Fft;
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler, WindowFunction};
+use rubato::{FixedSync, Resampler, WindowFunction};
 
 /// A forward real FFT of `len` samples in f32 (the MFCC's).
 pub fn forward_f32(len: usize) -> Arc<dyn RealToComplex<f32>> {
     RealFftPlanner::<f32>::new().plan_fft_forward(len)
+}
+
+/// A forward complex FFT of `len` points in f32: the transform that [`forward_f32`]`(2 · len)`
+/// runs inside (realfft plans it with a fresh `rustfft::FftPlanner`, as here, so both pick the
+/// same algorithm and give the same bits). The MFCC runs it directly and does realfft's
+/// post-processing itself, fused with the power spectrum.
+pub fn forward_complex_f32(len: usize) -> Arc<dyn Fft<f32>> {
+    rustfft::FftPlanner::<f32>::new().plan_fft_forward(len)
 }
 
 /// Real FFTs in f64 of any length; each length is planned once per planner and its plan reused.
@@ -61,7 +70,7 @@ pub fn resample_f64(
     window: WindowFunction,
 ) -> Result<Vec<f64>, String> {
     let mut resampler =
-        Fft::<f64>::new_custom(from_hz, to_hz, block_frames, 1, 1, window, FixedSync::Both)
+        rubato::Fft::<f64>::new_custom(from_hz, to_hz, block_frames, 1, 1, window, FixedSync::Both)
             .map_err(|e| e.to_string())?;
     let adapter = InterleavedSlice::new(input, 1, input.len()).map_err(|e| e.to_string())?;
     let output = resampler
