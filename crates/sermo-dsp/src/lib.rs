@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 mod mel;
 pub mod mfcc;
+mod power;
 pub mod resample;
 pub mod window;
 

@@ -17,12 +17,28 @@ pub(crate) struct MelBank {
 }
 
 impl MelBank {
-    /// The band energies of one frame's power spectrum (`n_fft / 2 + 1` bins), band by band.
-    pub(crate) fn apply<'a>(&'a self, power: &'a [f32]) -> impl Iterator<Item = f32> + 'a {
-        self.bands.iter().map(|band| {
-            let p = &power[band.start..band.start + band.weights.len()];
-            band.weights.iter().zip(p).map(|(w, p)| w * p).sum()
-        })
+    /// The band energies of `L` frames at once: `power[bin][lane]` holds bin `bin` of frame
+    /// `lane`, and `emit(m, energies)` receives band `m`'s energy in every lane.
+    ///
+    /// Each lane's sum is the per-frame dot product `Σ w·p` over the band's bins in ascending
+    /// order, starting from −0.0 like `Iterator::sum` (bit-identical to summing one frame at a
+    /// time); the lanes only let the additions of `L` frames share one SIMD instruction and
+    /// one walk over the sparse weights.
+    #[inline(always)]
+    pub(crate) fn apply_lanes<const L: usize>(
+        &self,
+        power: &[[f32; L]],
+        mut emit: impl FnMut(usize, &[f32; L]),
+    ) {
+        for (m, band) in self.bands.iter().enumerate() {
+            let mut acc = [-0.0f32; L];
+            for (&w, p) in band.weights.iter().zip(&power[band.start..]) {
+                for (a, &p) in acc.iter_mut().zip(p) {
+                    *a += w * p;
+                }
+            }
+            emit(m, &acc);
+        }
     }
 
     /// librosa `filters.mel(sr, n_fft, n_mels, fmin, fmax, htk=False, norm="slaney")`,
