@@ -219,15 +219,15 @@ impl Mfcc {
                 actual: out.len(),
             });
         }
-        #[cfg(target_arch = "x86_64")]
         match self.simd {
             // SAFETY: `Simd::detect` found the instruction set on this CPU.
-            Simd::Avx512 => return unsafe { self.compute_avx512(samples, n_frames, out) },
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => unsafe { self.compute_avx512(samples, n_frames, out) },
             // SAFETY: as above.
-            Simd::Avx2 => return unsafe { self.compute_avx2(samples, n_frames, out) },
-            Simd::Baseline => {}
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => unsafe { self.compute_avx2(samples, n_frames, out) },
+            Simd::Baseline => self.compute_body::<2>(samples, n_frames, out),
         }
-        self.compute_body::<2>(samples, n_frames, out)
     }
 
     /// [`Mfcc::compute_body`] compiled for AVX-512 (8 f64 per register, 32 registers).
