@@ -13,9 +13,9 @@ use std::sync::Arc;
 use realfft::RealFftPlanner;
 pub use realfft::num_complex::Complex;
 pub use realfft::{ComplexToReal, RealToComplex};
-pub use rustfft::Fft;
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{FixedSync, Resampler, WindowFunction};
+pub use rustfft::Fft;
 
 /// A forward real FFT of `len` samples in f32 (the MFCC's).
 pub fn forward_f32(len: usize) -> Arc<dyn RealToComplex<f32>> {
