@@ -8,7 +8,7 @@
 //! (tests/sgd_parity.rs) failed on it. Everything else — the normalisation with the batch's
 //! biased variance while training, the running statistics at inference, the gradients — is
 //! burn's computation (on flex with feature `cpu-kernels`, the same computation in fewer
-//! passes: `flex_batch_norm`), and the fields are burn's names, so artifacts and PyTorch
+//! passes: `flex::batch_norm`), and the fields are burn's names, so artifacts and PyTorch
 //! imports load as before.
 
 use burn::module::{Flag, Module, Param, RunningState};
@@ -87,7 +87,7 @@ impl BatchNorm {
     }
 
     /// BatchNorm → ReLU → max-pool: the middle of every CNN stage. While training on flex
-    /// (feature `cpu-kernels`) one kernel does all three (`flex_batch_norm`): one pass writing
+    /// (feature `cpu-kernels`) one kernel does all three (`flex::batch_norm`): one pass writing
     /// the pooled output instead of three over the full activation, and a backward that only
     /// touches each window's maximum; elsewhere burn's three operations.
     ///
@@ -97,13 +97,13 @@ impl BatchNorm {
     pub fn forward_relu_max_pool(&self, input: Tensor<4>, pool: &MaxPool2d) -> Tensor<4> {
         #[cfg(feature = "cpu-kernels")]
         if self.is_training(&input)
-            && crate::flex_batch_norm::runs_here(&input)
+            && crate::flex::runs_here(&input)
             && let Some(window) = plain_window(pool)
         {
             let device = input.device();
             let values = values_per_channel(&input.shape());
             let (output, batch_mean, batch_variance) =
-                crate::flex_batch_norm::batch_norm_relu_max_pool_train(
+                crate::flex::batch_norm::batch_norm_relu_max_pool_train(
                     input,
                     self.gamma.val(),
                     self.beta.val(),
@@ -166,10 +166,10 @@ fn plain_window(pool: &MaxPool2d) -> Option<[usize; 2]> {
 #[cfg(not(feature = "cpu-kernels"))]
 use self::burn_batch_norm_train as batch_norm_train;
 /// The training forward: output, batch mean and biased batch variance per channel. With
-/// feature `cpu-kernels`, flex devices run sermo's two-pass kernels (`flex_batch_norm`), which
+/// feature `cpu-kernels`, flex devices run sermo's two-pass kernels (`flex::batch_norm`), which
 /// hand every other device to [`burn_batch_norm_train`].
 #[cfg(feature = "cpu-kernels")]
-use crate::flex_batch_norm::batch_norm_train;
+use crate::flex::batch_norm::batch_norm_train;
 
 /// burn's training forward, as (output, batch mean, biased batch variance per channel).
 pub(crate) fn burn_batch_norm_train<const D: usize>(

@@ -26,9 +26,7 @@ pub mod dropout;
 mod encoder;
 mod error;
 #[cfg(feature = "cpu-kernels")]
-mod flex_batch_norm;
-#[cfg(feature = "cpu-kernels")]
-mod flex_conv;
+mod flex;
 mod input;
 mod model;
 mod scaler;

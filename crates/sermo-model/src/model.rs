@@ -71,10 +71,10 @@ impl ConvBlock {
 }
 
 /// `conv.forward(x)`; on flex (feature `cpu-kernels`) as im2col + a matrix product
-/// (`flex_conv`).
+/// (`flex::conv`).
 pub fn convolve(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "cpu-kernels")]
-    return crate::flex_conv::forward(conv, x);
+    return crate::flex::conv::forward(conv, x);
     #[cfg(not(feature = "cpu-kernels"))]
     conv.forward(x)
 }
