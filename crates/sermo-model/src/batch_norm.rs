@@ -86,32 +86,47 @@ impl BatchNorm {
         output
     }
 
-    /// BatchNorm → ReLU → max-pool: the middle of every CNN stage. While training on flex
-    /// (feature `cpu-kernels`) one kernel does all three (`flex::batch_norm`): one pass writing
-    /// the pooled output instead of three over the full activation, and a backward that only
-    /// touches each window's maximum; elsewhere burn's three operations.
+    /// BatchNorm → ReLU → max-pool: the middle of every CNN stage. On flex (feature
+    /// `cpu-kernels`) one kernel does all three (`flex::batch_norm`), training or inference: one
+    /// pass writing the pooled output instead of three over the full activation, and a backward
+    /// that only touches each window's maximum; elsewhere burn's three operations.
     ///
     /// # Shapes
     /// - input: `[batch, channels, height, width]`
     /// - output: `[batch, channels, height / p, width / p]` for a `p × p` pool
     pub fn forward_relu_max_pool(&self, input: Tensor<4>, pool: &MaxPool2d) -> Tensor<4> {
         #[cfg(feature = "cpu-kernels")]
-        if self.is_training(&input)
-            && crate::flex::runs_here(&input)
+        if crate::flex::runs_here(&input)
             && let Some(window) = plain_window(pool)
         {
             let device = input.device();
-            let values = values_per_channel(&input.shape());
-            let (output, batch_mean, batch_variance) =
-                crate::flex::batch_norm::batch_norm_relu_max_pool_train(
-                    input,
+            if self.is_training(&input) {
+                let values = values_per_channel(&input.shape());
+                let (output, batch_mean, batch_variance) =
+                    crate::flex::batch_norm::batch_norm_relu_max_pool_train(
+                        input,
+                        self.gamma.val(),
+                        self.beta.val(),
+                        self.epsilon,
+                        window,
+                    );
+                self.follow(values, batch_mean, batch_variance, &device);
+                return output;
+            }
+            if !device.is_autodiff() {
+                let statistics = [
                     self.gamma.val(),
                     self.beta.val(),
+                    self.running_mean.value().to_device(&device),
+                    self.running_var.value().to_device(&device),
+                ];
+                return crate::flex::batch_norm::batch_norm_relu_max_pool(
+                    input,
+                    statistics,
                     self.epsilon,
                     window,
                 );
-            self.follow(values, batch_mean, batch_variance, &device);
-            return output;
+            }
         }
         pool.forward(relu(self.forward(input)))
     }

@@ -24,7 +24,7 @@ use super::runs_here;
 
 /// BatchNorm in training mode: the batch's statistics normalise the input.
 #[backend_extension(Flex, Autodiff)]
-pub trait TrainBatchNorm: Backend {
+pub trait BatchNormKernels: Backend {
     /// `x` is `[batch, channels, ...]`, `gamma` and `beta` `[channels]`. Returns the output,
     /// and each channel's mean and biased variance (what the running statistics follow).
     fn train_batch_norm(
@@ -34,7 +34,7 @@ pub trait TrainBatchNorm: Backend {
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
-    /// Gradients of [`TrainBatchNorm::train_batch_norm`] for `x`, `gamma` and `beta`, given the
+    /// Gradients of [`BatchNormKernels::train_batch_norm`] for `x`, `gamma` and `beta`, given the
     /// output's gradient and the statistics the forward returned.
     fn train_batch_norm_backward(
         x: FloatTensor<Self>,
@@ -63,7 +63,20 @@ pub trait TrainBatchNorm: Backend {
         FloatTensor<Self>,
     );
 
-    /// Gradients of [`TrainBatchNorm::train_batch_norm_relu_max_pool`] for `x`, `gamma` and
+    /// BatchNorm with running statistics (inference: `mean`, `variance` per channel), then ReLU
+    /// and the max-pool as in [`BatchNormKernels::train_batch_norm_relu_max_pool`]: the pooled
+    /// output. Only for devices without autodiff (nothing to differentiate).
+    fn batch_norm_relu_max_pool(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        pool: [usize; 2],
+    ) -> FloatTensor<Self>;
+
+    /// Gradients of [`BatchNormKernels::train_batch_norm_relu_max_pool`] for `x`, `gamma` and
     /// `beta`, given the pooled output's gradient and what the forward returned.
     fn train_batch_norm_relu_max_pool_backward(
         x: FloatTensor<Self>,
@@ -88,7 +101,7 @@ pub fn batch_norm_train<const D: usize>(
     if !runs_here(&x) {
         return crate::batch_norm::burn_batch_norm_train(x, gamma, beta, epsilon);
     }
-    let (output, mean, variance) = <Dispatch as TrainBatchNorm>::train_batch_norm(
+    let (output, mean, variance) = <Dispatch as BatchNormKernels>::train_batch_norm(
         x.into_dispatch(),
         gamma.into_dispatch(),
         beta.into_dispatch(),
@@ -111,13 +124,14 @@ pub fn batch_norm_relu_max_pool_train(
     epsilon: f64,
     pool: [usize; 2],
 ) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
-    let (output, _, mean, variance) = <Dispatch as TrainBatchNorm>::train_batch_norm_relu_max_pool(
-        x.into_dispatch(),
-        gamma.into_dispatch(),
-        beta.into_dispatch(),
-        epsilon,
-        pool,
-    );
+    let (output, _, mean, variance) =
+        <Dispatch as BatchNormKernels>::train_batch_norm_relu_max_pool(
+            x.into_dispatch(),
+            gamma.into_dispatch(),
+            beta.into_dispatch(),
+            epsilon,
+            pool,
+        );
     (
         Tensor::from_dispatch(output),
         Tensor::from_dispatch(mean),
@@ -125,10 +139,30 @@ pub fn batch_norm_relu_max_pool_train(
     )
 }
 
+/// BatchNorm with running statistics → ReLU → max-pool over `pool` windows with stride `pool`
+/// and no padding, as one kernel: inference on flex without autodiff ([`runs_here`] and a
+/// plain device).
+pub fn batch_norm_relu_max_pool(
+    x: Tensor<4>,
+    [gamma, beta, mean, variance]: [Tensor<1>; 4],
+    epsilon: f64,
+    pool: [usize; 2],
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as BatchNormKernels>::batch_norm_relu_max_pool(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        mean.into_dispatch(),
+        variance.into_dispatch(),
+        epsilon,
+        pool,
+    ))
+}
+
 /// The autodiff node of both training forwards: checkpoints `x` and `gamma`, keeps the
 /// statistics (and the pooled variant's argmaxes), and calls the matching backward kernel.
 #[derive(Debug)]
-struct TrainBatchNormBackward;
+struct BatchNormBackward;
 
 /// `x`'s and `gamma`'s checkpoints, mean, variance, ε, and the argmaxes when the op pooled.
 type NodeState<B> = (
@@ -140,7 +174,7 @@ type NodeState<B> = (
     Option<IntTensor<B>>,
 );
 
-impl<B: Backend + TrainBatchNorm> Backward<B, 3> for TrainBatchNormBackward {
+impl<B: Backend + BatchNormKernels> Backward<B, 3> for BatchNormBackward {
     type State = NodeState<B>;
 
     fn backward(
@@ -180,16 +214,16 @@ type Forward<B> = (
     FloatTensor<B>,
 );
 
-/// Runs a forward kernel of the inner backend under a [`TrainBatchNormBackward`] node (when
+/// Runs a forward kernel of the inner backend under a [`BatchNormBackward`] node (when
 /// the graph tracks `x`, `gamma` or `beta`). The statistics leave untracked, as burn's own
 /// `batch_norm_train` returns them.
-fn tracked<B: Backend + TrainBatchNorm, C: CheckpointStrategy>(
+fn tracked<B: Backend + BatchNormKernels, C: CheckpointStrategy>(
     [x, gamma, beta]: [FloatTensor<Autodiff<B, C>>; 3],
     epsilon: f64,
     forward: impl FnOnce(FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) -> Forward<B>,
 ) -> Forward<Autodiff<B, C>> {
     let untracked = FloatTensor::<Autodiff<B, C>>::new;
-    match TrainBatchNormBackward
+    match BatchNormBackward
         .prepare::<C>([x.node(), gamma.node(), beta.node()])
         .compute_bound()
         .stateful()
@@ -233,7 +267,7 @@ fn tracked<B: Backend + TrainBatchNorm, C: CheckpointStrategy>(
     }
 }
 
-impl<B: Backend + TrainBatchNorm, C: CheckpointStrategy> TrainBatchNorm for Autodiff<B, C> {
+impl<B: Backend + BatchNormKernels, C: CheckpointStrategy> BatchNormKernels for Autodiff<B, C> {
     fn train_batch_norm(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -281,6 +315,18 @@ impl<B: Backend + TrainBatchNorm, C: CheckpointStrategy> TrainBatchNorm for Auto
         (output, argmax, mean, variance)
     }
 
+    fn batch_norm_relu_max_pool(
+        _x: FloatTensor<Self>,
+        _gamma: FloatTensor<Self>,
+        _beta: FloatTensor<Self>,
+        _mean: FloatTensor<Self>,
+        _variance: FloatTensor<Self>,
+        _epsilon: f64,
+        _pool: [usize; 2],
+    ) -> FloatTensor<Self> {
+        unreachable!("the inference kernel is routed to devices without autodiff only")
+    }
+
     fn train_batch_norm_relu_max_pool_backward(
         _x: FloatTensor<Self>,
         _gamma: FloatTensor<Self>,
@@ -297,7 +343,7 @@ impl<B: Backend + TrainBatchNorm, C: CheckpointStrategy> TrainBatchNorm for Auto
 #[cfg(all(test, feature = "train"))]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use burn::module::Param;
+    use burn::module::{Param, RunningState};
     use burn::nn::pool::MaxPool2dConfig;
     use burn::tensor::activation::relu;
     use burn::tensor::{Device, TensorData};
@@ -374,6 +420,37 @@ mod tests {
                     relative_gap(&values(a.grad(&g1).unwrap()), &values(b.grad(&g2).unwrap()));
                 assert!(gap < 1e-5, "{shape:?}: {param} gradients {gap}");
             }
+        }
+    }
+
+    /// Inference (running statistics, no autodiff): the fused kernel against burn's BatchNorm,
+    /// ReLU and max-pool, equal up to the rounding of the normalisation.
+    #[test]
+    fn fused_inference_matches_the_three_operations() {
+        let device = Device::flex();
+        for (shape, pool) in [([3, 4, 9, 11], 4), ([2, 3, 6, 8], 2)] {
+            let count = shape.iter().product::<usize>();
+            let x: Vec<f32> = (0..count)
+                .map(|i| ((i * 7919 % 23) as f32 - 11.0) * 0.5 + (i % 5) as f32 * 0.25)
+                .collect();
+            let x = Tensor::<4>::from_data(TensorData::new(x, shape), &device);
+            let channels = shape[1];
+            let per_channel = |f: fn(usize) -> f32| {
+                Tensor::<1>::from_data((0..channels).map(f).collect::<Vec<_>>().as_slice(), &device)
+            };
+            let mut bn = BatchNorm::new(channels, &device);
+            bn.gamma = Param::from_tensor(per_channel(|c| 0.5 + c as f32 * 0.3));
+            bn.beta = Param::from_tensor(per_channel(|c| c as f32 * 6.0 - 10.0));
+            bn.running_mean = RunningState::new(per_channel(|c| c as f32 * 0.7 - 1.0));
+            bn.running_var = RunningState::new(per_channel(|c| 0.5 + c as f32));
+            let pool = MaxPool2dConfig::new([pool, pool])
+                .with_strides([pool, pool])
+                .init();
+            let fused = values(bn.forward_relu_max_pool(x.clone(), &pool));
+            let three = values(pool.forward(relu(bn.forward(x))));
+            let gap = relative_gap(&fused, &three);
+            assert!(gap < 1e-6, "{shape:?}: {gap}");
+            assert!(three.iter().any(|&v| v == 0.0) && three.iter().any(|&v| v > 0.0));
         }
     }
 }

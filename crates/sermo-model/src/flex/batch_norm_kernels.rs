@@ -1,4 +1,4 @@
-//! The flex implementations of [`TrainBatchNorm`]: statistics, normalisation, the fused
+//! The flex implementations of [`BatchNormKernels`]: statistics, normalisation, the fused
 //! ReLU + max-pool, and the backward passes.
 
 use burn::backend::Flex;
@@ -6,7 +6,7 @@ use burn::backend::flex::FlexTensor;
 use burn::tensor::TensorData;
 use rayon::prelude::*;
 
-use super::batch_norm::TrainBatchNorm;
+use super::batch_norm::BatchNormKernels;
 use super::{tensor, values};
 
 /// `[batch, channels, rest]` sizes of a `[batch, channels, ...]` tensor, and its shape.
@@ -147,7 +147,47 @@ fn windows(
     })
 }
 
-impl TrainBatchNorm for Flex {
+/// One output pass of BatchNorm → ReLU → max-pool over `x` (`[batch, channels, height,
+/// width]`): every value becomes `(x − center) · scale + shift` with its channel's
+/// `(center, scale, shift)`, and each window gives its first maximum (PyTorch's max-pool rule,
+/// NaN wins) after ReLU — ReLU after the max is ReLU before it. Returns the pooled values and
+/// each one's position in its input plane (−1 where ReLU made it 0).
+fn normalise_relu_pool(
+    x: &[f32],
+    [batch, channels, width]: [usize; 3],
+    affine: &[(f32, f32, f32)],
+    pool: [usize; 2],
+    out_hw: [usize; 2],
+) -> (Vec<f32>, Vec<i64>) {
+    let plane = x.len() / (batch * channels).max(1);
+    let out_plane = out_hw[0] * out_hw[1];
+    let mut output = vec![0.0f32; batch * channels * out_plane];
+    let mut argmax = vec![-1i64; output.len()];
+    output
+        .par_chunks_mut(out_plane.max(1))
+        .zip(argmax.par_chunks_mut(out_plane.max(1)))
+        .zip(x.par_chunks(plane.max(1)))
+        .enumerate()
+        .for_each(|(p, ((out, argmax), x))| {
+            let (center, scale, shift) = affine[p % channels];
+            for (w, positions) in windows(width, pool, out_hw) {
+                let mut best = (f32::NEG_INFINITY, 0);
+                for i in positions {
+                    let v = (x[i] - center) * scale + shift;
+                    if v > best.0 || v.is_nan() {
+                        best = (v, i);
+                    }
+                }
+                if best.0 > 0.0 || best.0.is_nan() {
+                    out[w] = best.0;
+                    argmax[w] = best.1 as i64;
+                }
+            }
+        });
+    (output, argmax)
+}
+
+impl BatchNormKernels for Flex {
     fn train_batch_norm(
         x: FlexTensor,
         gamma: FlexTensor,
@@ -226,34 +266,16 @@ impl TrainBatchNorm for Flex {
     ) -> (FlexTensor, FlexTensor, FlexTensor, FlexTensor) {
         let ([batch, channels, height, width], out_hw) = pooled_layout(&x, pool);
         let plane = height * width;
-        let out_plane = out_hw[0] * out_hw[1];
         let (x, gamma, beta) = (values(&x), values(&gamma), values(&beta));
         let stats = Statistics::of(&x, [batch, channels, plane], &gamma, &beta, epsilon);
-        let mut output = vec![0.0f32; batch * channels * out_plane];
-        let mut argmax = vec![-1i64; output.len()];
-        output
-            .par_chunks_mut(out_plane.max(1))
-            .zip(argmax.par_chunks_mut(out_plane.max(1)))
-            .zip(x.par_chunks(plane.max(1)))
-            .enumerate()
-            .for_each(|(p, ((out, argmax), x))| {
-                let (scale, shift) = stats.scale_shift[p % channels];
-                for (w, positions) in windows(width, pool, out_hw) {
-                    // The first maximum of the normalised window, as PyTorch's max-pool
-                    // picks it (NaN wins); ReLU after the max is ReLU before it.
-                    let mut best = (f32::NEG_INFINITY, 0);
-                    for i in positions {
-                        let v = x[i] * scale + shift;
-                        if v > best.0 || v.is_nan() {
-                            best = (v, i);
-                        }
-                    }
-                    if best.0 > 0.0 || best.0.is_nan() {
-                        out[w] = best.0;
-                        argmax[w] = best.1 as i64;
-                    }
-                }
-            });
+        // x − 0 is x: the same bits as `x · scale + shift`.
+        let affine: Vec<_> = stats
+            .scale_shift
+            .iter()
+            .map(|&(a, b)| (0.0, a, b))
+            .collect();
+        let (output, argmax) =
+            normalise_relu_pool(&x, [batch, channels, width], &affine, pool, out_hw);
         let pooled_shape = vec![batch, channels, out_hw[0], out_hw[1]];
         (
             tensor(output, pooled_shape.clone()),
@@ -261,6 +283,29 @@ impl TrainBatchNorm for Flex {
             tensor(stats.mean, vec![channels]),
             tensor(stats.variance, vec![channels]),
         )
+    }
+
+    fn batch_norm_relu_max_pool(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        mean: FlexTensor,
+        variance: FlexTensor,
+        epsilon: f64,
+        pool: [usize; 2],
+    ) -> FlexTensor {
+        let ([batch, channels, _, width], out_hw) = pooled_layout(&x, pool);
+        let (x, gamma, beta) = (values(&x), values(&gamma), values(&beta));
+        let (mean, variance) = (values(&mean), values(&variance));
+        // (x − mean) · γ/√(variance + ε) + β, the order of burn's own inference BatchNorm.
+        let affine: Vec<_> = (0..channels)
+            .map(|c| {
+                let scale = f64::from(gamma[c]) / (f64::from(variance[c]) + epsilon).sqrt();
+                (mean[c], scale as f32, beta[c])
+            })
+            .collect();
+        let (output, _) = normalise_relu_pool(&x, [batch, channels, width], &affine, pool, out_hw);
+        tensor(output, vec![batch, channels, out_hw[0], out_hw[1]])
     }
 
     fn train_batch_norm_relu_max_pool_backward(
