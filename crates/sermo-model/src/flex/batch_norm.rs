@@ -350,16 +350,7 @@ mod tests {
 
     use super::*;
     use crate::BatchNorm;
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().unwrap()
-    }
-
-    /// Largest |a − b| relative to the largest |b|.
-    fn relative_gap(a: &[f32], b: &[f32]) -> f32 {
-        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-        a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
-    }
+    use crate::flex::test_util::{relative_gap, values};
 
     /// The fused BatchNorm → ReLU → max-pool against the three operations one by one (the
     /// BatchNorm kernel, burn's ReLU and max-pool with indices) on flex autodiff: the same

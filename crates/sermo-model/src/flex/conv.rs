@@ -170,17 +170,7 @@ mod tests {
     use burn::tensor::{Device, TensorData};
 
     use super::*;
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().unwrap()
-    }
-
-    /// Largest |a − b| relative to the largest |b|.
-    fn relative_gap(a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len());
-        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-        a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
-    }
+    use crate::flex::test_util::{relative_gap, values};
 
     /// The unrolled convolution against burn's `conv2d` on flex autodiff: outputs and the
     /// gradients of input, weight and bias, for the paper's 3×3 "same" convolutions and for

@@ -51,3 +51,22 @@ pub(crate) fn values(t: &FlexTensor) -> Cow<'_, [f32]> {
 pub(crate) fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
+
+/// What the kernels' tests compare with.
+#[cfg(all(test, feature = "train"))]
+#[allow(clippy::unwrap_used)]
+mod test_util {
+    use burn::tensor::Tensor;
+
+    /// `t`'s values.
+    pub(crate) fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    /// Largest |a − b| relative to the largest |b|.
+    pub(crate) fn relative_gap(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+        a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+    }
+}
