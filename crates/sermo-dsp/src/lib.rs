@@ -4,8 +4,10 @@
 pub mod audio;
 pub mod augment;
 pub mod config;
+mod dct;
 pub mod error;
 pub mod extract;
+mod frame;
 mod mel;
 pub mod mfcc;
 mod power;

@@ -1,7 +1,7 @@
 //! The Slaney mel scale and filterbank, as librosa computes them (`filters.mel(htk=False,
 //! norm="slaney")`, `hz_to_mel`, `mel_to_hz`): step 4 of the MFCC chain ([`crate::mfcc`]).
 
-use crate::mfcc::to_f32;
+use crate::frame::to_f32;
 
 /// One mel band's non-zero weights, starting at FFT bin `start`.
 #[derive(Clone, Debug)]

@@ -48,14 +48,16 @@
 
 use std::fmt;
 
-use crate::config::{FeatureConfig, PadMode};
+use crate::config::FeatureConfig;
+use crate::dct::{dct_ortho_matrix, dct_tile, dct_tiles};
 use crate::error::DspError;
+use crate::frame::{hamming_periodic, to_f32, window_frame};
 use crate::mel::MelBank;
 use crate::power::PowerSpectrum;
 
 /// Frames processed side by side from the mel sums on: each lane of a `[_; LANES]` is one
 /// frame, so the per-frame sums keep their order and still share SIMD instructions.
-const LANES: usize = 8;
+pub(crate) const LANES: usize = 8;
 
 /// The instruction set [`Mfcc::compute`] is compiled for, chosen at run time. The code is the
 /// same portable Rust in every case (so are the bits: Rust never fuses a multiply and an add,
@@ -373,114 +375,6 @@ fn power_to_db<const L: usize>(energies: &[f32; L], amin: f32, ref_db: f32) -> [
     energies.map(|e| 10.0 * e.max(amin).log10() - ref_db)
 }
 
-/// One register tile of the DCT: `sums[r][lane] = Σ_m coef[m][r] · x[m][lane]`, `m` ascending,
-/// each term a separate f64 multiply then add (no fused multiply-add: the bits of the plain
-/// loop).
-#[inline(always)]
-fn dct_tile<const R: usize>(coef: &[[f64; R]], x: &[[f64; LANES]]) -> [[f64; LANES]; R] {
-    let mut sums = [[0.0; LANES]; R];
-    for (c, x) in coef.iter().zip(x) {
-        for r in 0..R {
-            for l in 0..LANES {
-                sums[r][l] += c[r] * x[l];
-            }
-        }
-    }
-    sums
-}
-
-/// Rearranges a `[n_out, n_in]` DCT matrix into [`Mfcc::dct`]'s tiles of `rows` rows.
-fn dct_tiles(matrix: &[f64], n_in: usize, rows: usize) -> Vec<f64> {
-    let n_out = matrix.len() / n_in.max(1);
-    let mut tiles = vec![0.0; n_out.div_ceil(rows) * n_in * rows];
-    for (k, row) in matrix.chunks_exact(n_in).enumerate() {
-        for (m, &c) in row.iter().enumerate() {
-            tiles[((k / rows) * n_in + m) * rows + k % rows] = c;
-        }
-    }
-    tiles
-}
-
-#[inline(always)]
-/// Writes `window · frame t` into the window's part of `frame` (its zero padding is left as
-/// is).
-fn window_frame(
-    cfg: &FeatureConfig,
-    window: &[f32],
-    lead: usize,
-    samples: &[f32],
-    t: usize,
-    frame: &mut [f32],
-) {
-    let win_len = window.len();
-    // Index in `samples` of the first windowed sample of frame t (may be negative).
-    let first = (t * cfg.hop_length + lead) as isize - (cfg.n_fft / 2) as isize;
-    let dst = &mut frame[lead..lead + win_len];
-    let inside = first >= 0 && (first as usize + win_len) <= samples.len();
-    if inside {
-        let src = &samples[first as usize..first as usize + win_len];
-        for ((d, &x), &w) in dst.iter_mut().zip(src).zip(window) {
-            *d = x * w;
-        }
-    } else {
-        for (j, (d, &w)) in dst.iter_mut().zip(window).enumerate() {
-            *d = padded_sample(samples, first + j as isize, cfg.pad_mode) * w;
-        }
-    }
-}
-
-/// The sample at (possibly out-of-range) index `i` of the padded signal, as `numpy.pad` gives:
-/// reflect mirrors without repeating the edge (repeatedly, for pads longer than the signal);
-/// constant gives 0.
-fn padded_sample(x: &[f32], i: isize, mode: PadMode) -> f32 {
-    let len = x.len();
-    if i >= 0 && (i as usize) < len {
-        return x[i as usize];
-    }
-    match mode {
-        PadMode::Constant => 0.0,
-        PadMode::Reflect => match len {
-            0 => 0.0,
-            1 => x[0],
-            _ => {
-                let period = 2 * (len as isize - 1);
-                let m = i.rem_euclid(period) as usize;
-                x[if m >= len { period as usize - m } else { m }]
-            }
-        },
-    }
-}
-
-pub(crate) fn to_f32(x: &[f64]) -> Vec<f32> {
-    x.iter().map(|&v| v as f32).collect()
-}
-
-/// Periodic ("DFT-even") Hamming window: `0.54 − 0.46·cos(2πn / N)`, n = 0..N.
-pub(crate) fn hamming_periodic(n: usize) -> Vec<f64> {
-    let len = n as f64;
-    (0..n)
-        .map(|i| 0.54 - 0.46 * (2.0 * std::f64::consts::PI * i as f64 / len).cos())
-        .collect()
-}
-
-/// Orthonormal DCT-II matrix `[n_out, n_in]`: row 0 scaled by `sqrt(1/N)`, others `sqrt(2/N)`.
-pub(crate) fn dct_ortho_matrix(n_out: usize, n_in: usize) -> Vec<f64> {
-    let n = n_in as f64;
-    let mut m = Vec::with_capacity(n_out * n_in);
-    for k in 0..n_out {
-        let scale = if k == 0 {
-            (1.0 / n).sqrt()
-        } else {
-            (2.0 / n).sqrt()
-        };
-        for i in 0..n_in {
-            let arg = std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2.0 * n);
-            m.push(scale * arg.cos());
-        }
-    }
-    m
-}
-
 /// Cepstral mean and variance normalisation of one coefficient's row: mean 0, variance 1
 /// (population variance); a constant row becomes zeros.
 fn normalise(row: &mut [f64]) {
@@ -498,6 +392,7 @@ fn normalise(row: &mut [f64]) {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::config::PadMode;
     use crate::mel::{hz_to_mel, mel_to_hz};
 
     #[test]
@@ -547,32 +442,6 @@ mod tests {
         // Known values of the Slaney scale.
         assert!((hz_to_mel(1000.0) - 15.0).abs() < 1e-12);
         assert!((hz_to_mel(500.0) - 7.5).abs() < 1e-12);
-    }
-
-    #[test]
-    fn reflect_padding_is_numpy_pad() {
-        // np.pad([1,2,3], 5, 'reflect') == [2 1 2 3 2 1 2 3 2 1 2 3 2]
-        let x = [1.0, 2.0, 3.0];
-        let got: Vec<f32> = (-5..8)
-            .map(|i| padded_sample(&x, i, PadMode::Reflect))
-            .collect();
-        let want = [2., 1., 2., 3., 2., 1., 2., 3., 2., 1., 2., 3., 2.];
-        assert_eq!(got, want);
-        assert_eq!(padded_sample(&[7.0], -3, PadMode::Reflect), 7.0);
-        assert_eq!(padded_sample(&x, -1, PadMode::Constant), 0.0);
-    }
-
-    #[test]
-    fn dct_matrix_is_orthonormal() {
-        let n = 16;
-        let d = dct_ortho_matrix(n, n);
-        for a in 0..n {
-            for b in 0..n {
-                let dot: f64 = (0..n).map(|i| d[a * n + i] * d[b * n + i]).sum();
-                let want = if a == b { 1.0 } else { 0.0 };
-                assert!((dot - want).abs() < 1e-12);
-            }
-        }
     }
 
     /// Every instruction set this CPU has gives the baseline's bits, for each DCT tiling and
