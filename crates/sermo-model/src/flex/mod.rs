@@ -1,9 +1,10 @@
 //! sermo's kernels for burn's flex CPU backend (feature `cpu-kernels`, on in the trainer's CPU
-//! build): the CNN blocks' training-time work, which flex otherwise runs as burn's generic
-//! compositions (docs/benchmarks.md has the before/after).
+//! build): the CNN blocks' work, which flex otherwise runs as burn's generic compositions
+//! (docs/benchmarks.md has the before/after).
 //!
 //! - [`batch_norm`]: BatchNorm's training forward and backward in two passes each, alone and
-//!   fused with the ReLU and max-pool that follow it in every CNN stage;
+//!   fused with the ReLU and max-pool that follow it in every CNN stage, and that fused stage at
+//!   inference;
 //! - [`conv`]: the convolutions as im2col + one `gemm` product per sample.
 //!
 //! Each is reached through burn's backend extension (`backend_extension`), with its autodiff
