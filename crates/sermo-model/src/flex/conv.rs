@@ -252,4 +252,37 @@ mod tests {
             }
         }
     }
+
+    /// The gradients do not depend on how many threads computed them (each sample's share is
+    /// summed in sample order), so training runs are reproducible on any machine.
+    #[test]
+    fn gradients_are_the_same_bits_on_any_number_of_threads() {
+        let device = Device::flex().autodiff();
+        let conv = Conv2dConfig::new([3, 4], [3, 3])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .init(&device);
+        let shape = [5, 3, 6, 9];
+        let x: Vec<f32> = (0..shape.iter().product::<usize>())
+            .map(|i| ((i * 53 % 97) as f32 / 48.0) - 1.0)
+            .collect();
+        let gradients = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let x = Tensor::<4>::from_data(TensorData::new(x.clone(), shape), &device)
+                    .require_grad();
+                let out = forward(&conv, x.clone());
+                let grads = (out.clone() * out).sum().backward();
+                let bias = conv.bias.as_ref().unwrap();
+                [
+                    values(x.grad(&grads).unwrap()),
+                    values(conv.weight.grad(&grads).unwrap()),
+                    values(bias.grad(&grads).unwrap()),
+                ]
+            })
+        };
+        assert_eq!(gradients(1), gradients(3));
+    }
 }

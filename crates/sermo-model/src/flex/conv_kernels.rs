@@ -210,13 +210,13 @@ fn matmul(dst: &mut [f32], a: Matrix<'_>, b: Matrix<'_>, accumulate: bool, threa
     }
 }
 
-/// What one worker of the backward keeps across its samples: the unrolled input and its
-/// gradient (reused), and its sums of the weight's and the bias's gradients.
-struct BackwardWorker {
-    columns: Vec<f32>,
-    columns_grad: Vec<f32>,
-    weight_grad: Vec<f32>,
-    bias_grad: Vec<f64>,
+/// The element-wise sum of consecutive `len`-value slots, slot by slot in order.
+fn sum_slots<T: Copy + Default + std::ops::AddAssign>(slots: &[T], len: usize) -> Vec<T> {
+    let mut sum = vec![T::default(); len];
+    for slot in slots.chunks_exact(len.max(1)) {
+        sum.iter_mut().zip(slot).for_each(|(s, &v)| *s += v);
+    }
+    sum
 }
 
 impl UnrolledConv2d for Flex {
@@ -267,59 +267,42 @@ impl UnrolledConv2d for Flex {
         let weight = Matrix::row_major(&weight, g.c_out, g.rows());
         let (in_len, out_len) = (g.c_in * g.in_plane(), g.c_out * g.out_plane());
         let unrolled = g.rows() * g.out_plane();
+        let weight_len = g.c_out * g.rows();
+        // Each sample's weight and bias gradients in a slot of its own, summed afterwards in
+        // sample order: the same bits whatever the threads and rayon's scheduling (a sum per
+        // worker would depend on which samples each worker took).
         let mut x_grad = vec![0.0f32; g.batch * in_len];
-        let worker = || BackwardWorker {
-            columns: vec![0.0; unrolled],
-            columns_grad: vec![0.0; unrolled],
-            weight_grad: vec![0.0; g.c_out * g.rows()],
-            bias_grad: vec![0.0; g.c_out],
-        };
-        let sums = x_grad
+        let mut weight_grads = vec![0.0f32; g.batch * weight_len];
+        let mut bias_grads = vec![0.0f64; g.batch * g.c_out];
+        x_grad
             .par_chunks_mut(in_len.max(1))
+            .zip(weight_grads.par_chunks_mut(weight_len.max(1)))
+            .zip(bias_grads.par_chunks_mut(g.c_out.max(1)))
             .zip(
                 x.par_chunks(in_len.max(1))
                     .zip(grad.par_chunks(out_len.max(1))),
             )
-            .fold(worker, |mut w, (x_grad, (x, grad))| {
-                unroll(x, &g, &mut w.columns);
-                let grad_m = Matrix::row_major(grad, g.c_out, g.out_plane());
-                let columns = Matrix::row_major(&w.columns, g.rows(), g.out_plane());
-                // ∂weight += output_grad × columnsᵀ; ∂columns = weightᵀ × output_grad.
-                matmul(
-                    &mut w.weight_grad,
-                    grad_m,
-                    columns.transposed(),
-                    true,
-                    threads,
-                );
-                matmul(
-                    &mut w.columns_grad,
-                    weight.transposed(),
-                    grad_m,
-                    false,
-                    threads,
-                );
-                fold(&w.columns_grad, &g, x_grad);
-                for (sum, plane) in w
-                    .bias_grad
-                    .iter_mut()
-                    .zip(grad.chunks_exact(g.out_plane().max(1)))
-                {
-                    *sum += plane.iter().map(|&v| f64::from(v)).sum::<f64>();
-                }
-                w
-            })
-            .map(|w| (w.weight_grad, w.bias_grad))
-            .reduce(
-                || (vec![0.0; g.c_out * g.rows()], vec![0.0; g.c_out]),
-                |(mut wa, mut ba), (wb, bb)| {
-                    wa.iter_mut().zip(&wb).for_each(|(a, b)| *a += b);
-                    ba.iter_mut().zip(&bb).for_each(|(a, b)| *a += b);
-                    (wa, ba)
+            .for_each_init(
+                || (vec![0.0f32; unrolled], vec![0.0f32; unrolled]),
+                |(columns, columns_grad), (((x_grad, weight_grad), bias_grad), (x, grad))| {
+                    unroll(x, &g, columns);
+                    let grad_m = Matrix::row_major(grad, g.c_out, g.out_plane());
+                    let columns = Matrix::row_major(columns, g.rows(), g.out_plane());
+                    // ∂weight = output_grad × columnsᵀ; ∂columns = weightᵀ × output_grad.
+                    matmul(weight_grad, grad_m, columns.transposed(), false, threads);
+                    matmul(columns_grad, weight.transposed(), grad_m, false, threads);
+                    fold(columns_grad, &g, x_grad);
+                    let planes = grad.chunks_exact(g.out_plane().max(1));
+                    for (sum, plane) in bias_grad.iter_mut().zip(planes) {
+                        *sum = plane.iter().map(|&v| f64::from(v)).sum::<f64>();
+                    }
                 },
             );
-        let (weight_grad, bias_grad) = sums;
-        let bias_grad = bias_grad.iter().map(|&v| v as f32).collect();
+        let weight_grad = sum_slots(&weight_grads, weight_len);
+        let bias_grad: Vec<f32> = sum_slots(&bias_grads, g.c_out)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect();
         (
             tensor(x_grad, x_shape),
             tensor(weight_grad, weight_shape),
