@@ -110,11 +110,7 @@ pub fn batch_norm_train<const D: usize>(
         beta.into_dispatch(),
         epsilon,
     );
-    (
-        Tensor::from_dispatch(output),
-        Tensor::from_dispatch(mean),
-        Tensor::from_dispatch(variance),
-    )
+    from_dispatch(output, mean, variance)
 }
 
 /// BatchNorm in training mode → ReLU → max-pool over `pool` windows with stride `pool` and
@@ -135,6 +131,15 @@ pub fn batch_norm_relu_max_pool_train(
             epsilon,
             pool,
         );
+    from_dispatch(output, mean, variance)
+}
+
+/// A training forward's output and statistics back from the dispatch backend.
+fn from_dispatch<const D: usize>(
+    output: FloatTensor<Dispatch>,
+    mean: FloatTensor<Dispatch>,
+    variance: FloatTensor<Dispatch>,
+) -> (Tensor<D>, Tensor<1>, Tensor<1>) {
     (
         Tensor::from_dispatch(output),
         Tensor::from_dispatch(mean),
