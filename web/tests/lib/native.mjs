@@ -33,6 +33,12 @@ export function sermo(args) {
     : execFileSync("cargo", ["run", "--quiet", "--release", "-p", "sermo", "--", ...args], options);
 }
 
+/** The labels of a shipped model (`sermo info --json NAME`), in logit order: what the page,
+ * the package and the CLI must show, whatever label set the model was trained with. */
+export function shippedLabels(name = "default") {
+  return JSON.parse(sermo(["info", "--json", name])).labels;
+}
+
 /** `sermo predict --json --model MODEL FILES…`, one parsed object per file, by path. */
 export function nativePredict(files, model = NATIVE_MODEL) {
   const out = sermo(["predict", "--json", "--model", model, ...files]);
