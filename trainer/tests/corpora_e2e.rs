@@ -236,6 +236,36 @@ fn trains_and_reports_across_corpora() {
         rep["test"]["macro_recall"]
     );
     assert_eq!(scored["corpora"][0]["corpus"], "other");
+    // The same 8-label model on the seven classes (calm counted as neutral), as a 7-label
+    // model is scored; a 7-label model cannot be split back into 8.
+    let mut eval = sermo();
+    eval.arg("eval")
+        .arg("--model")
+        .arg(run.join("model.safetensors"));
+    fx.with_data(&mut eval);
+    eval.args([
+        "--protocol",
+        "corpus",
+        "--test-corpus",
+        "other",
+        "--labels",
+        "7",
+        "--json",
+    ]);
+    let seven: Value = serde_json::from_slice(&ok(eval.output().unwrap()).stdout).unwrap();
+    assert_eq!(seven["labels"].as_array().unwrap().len(), 7);
+    assert_eq!(seven["scores"]["confusion"].as_array().unwrap().len(), 7);
+    assert_eq!(seven["scores"]["per_class"][0]["label"], "neutral");
+    let mut eval = sermo();
+    eval.arg("eval")
+        .arg("--model")
+        .arg(fx.root.join("speaker/model.safetensors"));
+    fx.with_data(&mut eval);
+    eval.args(["--protocol", "speaker", "--folds", "3", "--labels", "8"]);
+    let out = eval.output().unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("cannot be scored on 8 labels"), "{e}");
 
     // 3. What users get wrong: a protocol that reads RAVDESS names on other corpora, an
     //    unknown test corpus (both refused before any feature is computed), a label the map

@@ -41,6 +41,11 @@ impl MapDataset {
     pub fn examples(&self) -> &[Example] {
         &self.examples
     }
+
+    /// The label set the targets are classes of.
+    pub fn labels(&self) -> LabelSet {
+        self.labels
+    }
 }
 
 impl Dataset<MapItem> for MapDataset {

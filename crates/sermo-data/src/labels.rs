@@ -83,6 +83,22 @@ impl LabelSet {
         }
     }
 
+    /// For each class of a model that learned `model`'s labels, its class in this set: how
+    /// an 8-label model is scored on the seven classes (its calm counts as neutral). An error
+    /// where this set would split one of the model's classes (a 7-label model scored on 8).
+    pub fn classes_from(self, model: LabelSet) -> Result<Vec<usize>, DataError> {
+        match (model, self) {
+            // The eight classes are the emotions in order: class c is emotion c.
+            (LabelSet::Eight, set) => Ok((0..model.len()).map(|c| set.class(c)).collect()),
+            (LabelSet::Seven, LabelSet::Seven) => Ok((0..model.len()).collect()),
+            (LabelSet::Seven, LabelSet::Eight) => Err(DataError::Dataset(
+                "a 7-label model cannot be scored on 8 labels: its neutral holds calm too (score \
+                 it on 7)"
+                    .to_string(),
+            )),
+        }
+    }
+
     /// The label set whose names are `labels` (an artifact's), if sermo trains such a set.
     pub fn of_names(labels: &[String]) -> Result<Self, DataError> {
         [LabelSet::Eight, LabelSet::Seven]
@@ -232,6 +248,22 @@ mod tests {
             serde_json::from_str::<LabelSet>("8").unwrap(),
             LabelSet::Eight
         );
+    }
+
+    #[test]
+    fn an_eight_label_model_is_scored_on_seven_with_calm_as_neutral() {
+        let (eight, seven) = (LabelSet::Eight, LabelSet::Seven);
+        assert_eq!(seven.classes_from(eight).unwrap(), [0, 0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            eight.classes_from(eight).unwrap(),
+            (0..8).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            seven.classes_from(seven).unwrap(),
+            (0..7).collect::<Vec<_>>()
+        );
+        let e = eight.classes_from(seven).unwrap_err().to_string();
+        assert!(e.contains("cannot be scored on 8"), "{e}");
     }
 
     #[test]
