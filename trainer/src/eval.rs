@@ -50,7 +50,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let artifact = crate::models::load(Some(&args.model))?;
     let own = LabelSet::of_names(&artifact.meta.labels)?;
     let labels = args.labels.unwrap_or(own);
-    labels.classes_from(own)?;
+    labels.classes_from(own)?; // refused before any feature is computed
     let names = labels.names();
     let protocol = args.protocol.protocol();
     let (cache, _) = load_cache(
